@@ -6,11 +6,61 @@ Run with ``python app.py`` (honours GRADIO_SERVER_NAME and GRADIO_SERVER_PORT).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
 import gradio as gr
 
 from pipeline import models
+from pipeline.errors import PipelineError
+from pipeline.intake import LoadedImage, load_image
 
 TITLE = "Backdrop Studio"
+
+
+def photo_input(label: str = "Photo", **kwargs: Any) -> gr.Image:
+    """An image input that hands the uploaded file to ``pipeline.intake`` untouched.
+
+    ``gr.Image`` opens every upload with Pillow before the event runs, so a corrupt, empty or bomb-sized
+    file would end in a bare "Error"; here the intake reads it and says what is wrong. The file is also
+    kept as uploaded (EXIF orientation, 16-bit samples, transparency), not re-encoded. (Overridden on the
+    instance: a subclass of a Gradio component makes Gradio write a .pyi stub beside this file.)
+    """
+    component = gr.Image(label=label, type="filepath", image_mode=None, **kwargs)
+
+    def raw_upload_path(payload: Any) -> str | None:
+        if payload is None:
+            return None
+        if payload.url and payload.url.startswith("data:"):
+            return gr.Image.preprocess(component, payload)
+        return payload.path
+
+    component.preprocess = raw_upload_path  # type: ignore[method-assign]
+    return component
+
+
+def friendly_errors(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """Show a pipeline error as a message to the user instead of a traceback."""
+
+    @functools.wraps(handler)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return handler(*args, **kwargs)
+        except PipelineError as error:
+            raise gr.Error(error.message, print_exception=False) from None
+
+    return wrapper
+
+
+def read_upload(path: str | None, what: str = "a photo") -> LoadedImage:
+    """Load an uploaded file through the intake; notes (e.g. "first frame only") become warnings."""
+    if not path:
+        raise gr.Error(f"Please upload {what} first.", print_exception=False)
+    loaded = load_image(path)
+    for note in loaded.notes:
+        gr.Warning(note)
+    return loaded
 
 
 def model_table() -> list[list[str]]:
