@@ -79,7 +79,7 @@ def _open(source: str | os.PathLike | bytes | bytearray) -> Image.Image:
             "This file is not an image that can be read. Please upload a PNG, JPEG, WebP, GIF, BMP or TIFF."
         ) from None
     except OSError as error:
-        raise ImageInputError(f"The image could not be read ({error}).") from None
+        raise ImageInputError(f"The image file is damaged or truncated and could not be read ({error}).") from None
 
 
 def _scaled_to_8bit(array: np.ndarray) -> np.ndarray:
