@@ -158,7 +158,7 @@ def load_image(source: ImageSource, *, max_pixels: int = MAX_PIXELS, name: str |
     frames = getattr(image, "n_frames", 1)
     if frames > 1:
         image.seek(0)
-        notes.append(f"This is an animated image with {frames} frames; only the first frame is used.")
+        notes.append(f"This image has {frames} frames (animated or multi-page); only the first frame is used.")
     try:
         image.load()
         image = ImageOps.exif_transpose(image)

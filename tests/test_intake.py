@@ -113,7 +113,7 @@ def test_animated_image_gives_first_frame_and_says_so(fmt: str) -> None:
     data = saved(frames[0], fmt, save_all=True, append_images=frames[1:], duration=100, loop=0,
                  **({"lossless": True} if fmt == "WEBP" else {}))
     loaded = load_image(data)
-    assert loaded.notes == ("This is an animated image with 3 frames; only the first frame is used.",)
+    assert loaded.notes == ("This image has 3 frames (animated or multi-page); only the first frame is used.",)
     assert tuple(np.asarray(loaded.image)[4, 4, :3]) == (255, 0, 0)
 
 
