@@ -7,6 +7,8 @@ Run with ``python app.py`` (honours GRADIO_SERVER_NAME and GRADIO_SERVER_PORT).
 from __future__ import annotations
 
 import functools
+import importlib.util
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +19,9 @@ from pipeline.errors import PipelineError
 from pipeline.intake import LoadedImage, load_image
 
 TITLE = "Backdrop Studio"
+MAX_UPLOAD_SIZE = "100mb"  # a 40 MP PNG fits; the pixel limit itself is pipeline.intake's
+PREFETCHED_MODELS = ("u2net", "u2netp", "single-image-super-resolution-1032-fp32",
+                     "single-image-super-resolution-1033-fp32")
 
 
 def photo_input(label: str = "Photo", **kwargs: Any) -> gr.Image:
@@ -89,7 +94,8 @@ def superimpose_tab() -> None:
 
 
 def build_app() -> gr.Blocks:
-    with gr.Blocks(title=TITLE) as demo:
+    # Results and uploads older than an hour are deleted hourly, so a long-running Space keeps its disk.
+    with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as demo:
         gr.Markdown(f"# {TITLE}\nCut out a photo's subject, upscale it, and put it on a new background.")
         with gr.Tabs():
             with gr.Tab("Remove background", id="remove"):
@@ -106,7 +112,22 @@ def build_app() -> gr.Blocks:
     return demo
 
 
+def prefetch_models() -> None:
+    """Fetch and verify the default models, so the first visitor after a cold start does not wait."""
+    for name in PREFETCHED_MODELS:
+        try:
+            models.ensure_model(name)
+        except PipelineError as error:
+            print(f"prefetch: {error.message}", flush=True)
+
+
 demo = build_app()
 
 if __name__ == "__main__":
-    demo.queue(default_concurrency_limit=1).launch()
+    threading.Thread(target=prefetch_models, name="prefetch-models", daemon=True).start()
+    # One heavy event at a time: OpenVINO already spreads a single request over both cores of a Space.
+    demo.queue(default_concurrency_limit=1, max_size=64).launch(
+        max_file_size=MAX_UPLOAD_SIZE,
+        mcp_server=importlib.util.find_spec("mcp") is not None,
+        theme=gr.themes.Soft(),
+    )
