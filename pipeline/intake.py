@@ -185,11 +185,14 @@ def flatten(image: Image.Image, background: RGBColor = (255, 255, 255)) -> Image
 
 
 def encode_image(image: Image.Image, fmt: OutputFormat = "png", *,
-                 jpeg_background: RGBColor = (255, 255, 255), quality: int = 92) -> bytes:
-    """Encode a result: PNG and WebP keep alpha (WebP losslessly), JPEG is flattened onto a colour."""
+                 jpeg_background: RGBColor = (255, 255, 255), quality: int = 92, png_compress_level: int = 6) -> bytes:
+    """Encode a result: PNG and WebP keep alpha (WebP losslessly), JPEG is flattened onto a colour.
+
+    ``png_compress_level`` 1 writes large PNGs 3–5× faster than the default 6, in files ~15% larger.
+    """
     buffer = io.BytesIO()
     if fmt == "png":
-        image.save(buffer, "PNG", optimize=False, compress_level=6)
+        image.save(buffer, "PNG", optimize=False, compress_level=png_compress_level)
     elif fmt == "webp":
         image.save(buffer, "WEBP", lossless=image.mode == "RGBA", quality=quality)
     elif fmt == "jpeg":
@@ -208,9 +211,10 @@ def result_filename(stem: str, kind: str, fmt: OutputFormat = "png") -> str:
 
 
 def save_result(image: Image.Image, directory: str | os.PathLike, stem: str, kind: str,
-                fmt: OutputFormat = "png", *, jpeg_background: RGBColor = (255, 255, 255)) -> Path:
+                fmt: OutputFormat = "png", *, jpeg_background: RGBColor = (255, 255, 255),
+                png_compress_level: int = 6) -> Path:
     """Write ``image`` to ``directory`` under :func:`result_filename` and return the path."""
     path = Path(directory) / result_filename(stem, kind, fmt)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(encode_image(image, fmt, jpeg_background=jpeg_background))
+    path.write_bytes(encode_image(image, fmt, jpeg_background=jpeg_background, png_compress_level=png_compress_level))
     return path
