@@ -1,7 +1,9 @@
-"""Shared fixtures: the launched app, the evaluation sets beside the project."""
+"""Shared fixtures: the launched app, a headless Chromium page on it, the evaluation sets beside the project."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +13,10 @@ from benchmarks.harness import launch_app, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 EVAL_DIR = ROOT.parent / "shared" / "eval"
+SAMPLES = ROOT / "assets" / "samples"
+BACKGROUNDS = ROOT / "assets" / "backgrounds"
+# Debian's chromium (CI installs it); CHROMIUM overrides the path.
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="session")
@@ -19,6 +25,33 @@ def app_url() -> Iterator[str]:
     process, url, _ = launch_app()
     yield url
     stop(process)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Headless Debian Chromium driven by Playwright (one browser for the whole run)."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium (see .ci/run)")
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"])
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser: object, app_url: str) -> Iterator[object]:
+    """A fresh page on the launched app, loaded and ready (downloads allowed)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)  # type: ignore[attr-defined]
+    context.set_default_timeout(120_000)
+    tab = context.new_page()
+    tab.goto(app_url)
+    tab.wait_for_selector("gradio-app .gradio-container", timeout=60_000)
+    yield tab
+    context.close()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,147 @@
+"""Remove background: the pipeline against ``rembg.remove`` with a reused onnxruntime session, same run.
+
+    python -m benchmarks.bench_background            # speed (a few minutes on 2 cores, ~8 GB for alpha matting)
+    python -m benchmarks.bench_background --quality  # IoU / MAE on ../shared/eval per setting (tens of minutes)
+
+Photos: a GrabCut evaluation photo (flower.jpg, 600×450) scaled up bicubically to 1 MP and 12 MP. For each model
+and size the settings run in turn, RUNS rounds, and the median is reported (rounds interleave the settings so
+that load from elsewhere on the machine falls on all of them alike). The baseline is rembg's own
+``remove(photo, session=new_session(model))`` (onnxruntime, session created once); the pipeline keeps rembg's
+pre- and post-processing and runs the network on OpenVINO. "Refine" is the edge refinement alone, timed against
+rembg's alpha matting of the same photo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import rembg
+from PIL import Image
+
+from pipeline import models
+from pipeline.background import FAST_MODEL, model_mask, refine_mask, remove_background, resolve_precision
+
+EVAL_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "eval"
+PHOTO = EVAL_DIR / "grabcut" / "images" / "flower.jpg"
+MEGAPIXELS = (1, 12)
+BENCH_MODELS = (FAST_MODEL, "u2net")
+RUNS = 3
+
+
+def scaled_photo(megapixels: float) -> Image.Image:
+    photo = Image.open(PHOTO).convert("RGB")
+    factor = (megapixels * 1e6 / (photo.width * photo.height)) ** 0.5
+    return photo.resize((round(photo.width * factor), round(photo.height * factor)), Image.Resampling.BICUBIC)
+
+
+def seconds(work: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    work()
+    return time.perf_counter() - started
+
+
+def interleaved_medians(settings: dict[str, Callable[[], object]], runs: int) -> dict[str, float]:
+    """Median seconds of each setting over ``runs`` rounds, after one untimed warm-up round."""
+    for work in settings.values():
+        work()
+    timings: dict[str, list[float]] = {name: [] for name in settings}
+    for _ in range(runs):
+        for name, work in settings.items():
+            timings[name].append(seconds(work))
+    return {name: statistics.median(values) for name, values in timings.items()}
+
+
+def speed() -> None:
+    models.point_rembg_at_store()
+    print("| model | photo | rembg.remove (onnxruntime) s | exact s | fast s | default s | default + refine s "
+          "| exact × | fast × | default × | default + refine × |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for model in BENCH_MODELS:
+        models.ensure_model(model)
+        session = rembg.new_session(model)
+        for megapixels in MEGAPIXELS:
+            photo = scaled_photo(megapixels)
+            times = interleaved_medians({
+                "rembg": lambda photo=photo, session=session: rembg.remove(photo, session=session),
+                "exact": lambda photo=photo, model=model: remove_background(photo, model=model, precision="exact",
+                                                                            refine_edges=False),
+                "fast": lambda photo=photo, model=model: remove_background(photo, model=model, precision="fast",
+                                                                           refine_edges=False),
+                "default": lambda photo=photo, model=model: remove_background(photo, model=model, refine_edges=False),
+                "refined": lambda photo=photo, model=model: remove_background(photo, model=model),
+            }, RUNS)
+            base = times["rembg"]
+            ratios = " | ".join(f"{base / times[name]:.2f}" for name in ("exact", "fast", "default", "refined"))
+            print(f"| {model} | {megapixels} MP ({photo.width}×{photo.height}) | {base:.2f} | {times['exact']:.2f} "
+                  f"| {times['fast']:.2f} | {times['default']:.2f} ({resolve_precision(model)}) "
+                  f"| {times['refined']:.2f} | {ratios} |", flush=True)
+        del session
+
+    print("\n| photo | edge refinement s | rembg alpha matting s (same session) | alpha matting ÷ refinement |")
+    print("|---|---|---|---|")
+    session = rembg.new_session("u2net")
+    for megapixels in MEGAPIXELS:
+        photo = scaled_photo(megapixels)
+        mask = model_mask(photo)
+        refine = statistics.median(seconds(lambda photo=photo, mask=mask: refine_mask(photo, mask))
+                                   for _ in range(RUNS))
+        matting = seconds(lambda photo=photo: rembg.remove(photo, session=session, alpha_matting=True))
+        print(f"| {megapixels} MP | {refine:.2f} | {matting:.1f} | {matting / refine:.0f}× |", flush=True)
+
+
+def eval_pairs(name: str, step: int = 1) -> Iterator[tuple[str, Image.Image, np.ndarray]]:
+    """(stem, photo, ground truth) of every ``step``-th pair of evaluation set ``name`` (sorted by file name)."""
+    images = sorted((EVAL_DIR / name / "images").iterdir())[::step]
+    for path in images:
+        truth = np.asarray(Image.open(EVAL_DIR / name / "masks" / f"{path.stem}.png").convert("L"))
+        yield path.stem, Image.open(path).convert("RGB"), truth
+
+
+def iou_mae(mask: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+    """IoU at 128 and mean absolute error of a soft mask against ground truth (128 = unknown, ignored)."""
+    valid = truth != 128
+    subject = truth[valid] > 128
+    soft = mask[valid]
+    predicted = soft >= 128
+    union = (predicted | subject).sum()
+    iou = float((predicted & subject).sum() / union) if union else 1.0
+    return iou, float(np.abs(soft / 255.0 - subject).mean())
+
+
+def quality() -> None:
+    print("| model | setting | DAVIS-dev IoU | DAVIS-dev MAE | GrabCut IoU | GrabCut MAE |")
+    print("|---|---|---|---|---|---|")
+    for model in BENCH_MODELS:
+        scores: dict[str, dict[str, list[tuple[float, float]]]] = {}
+        for name in ("davis-dev", "grabcut"):
+            for _, photo, truth in eval_pairs(name):
+                masks = {precision: model_mask(photo, model=model, precision=precision)
+                         for precision in ("exact", "fast")}
+                default = masks[resolve_precision(model)]
+                masks["default"] = default
+                masks["default + refine"] = refine_mask(photo, default)
+                for setting, mask in masks.items():
+                    scores.setdefault(setting, {}).setdefault(name, []).append(iou_mae(mask, truth))
+        for setting, per_set in scores.items():
+            figures = " | ".join(f"{value:.4f}" for name in ("davis-dev", "grabcut")
+                                 for value in np.mean(per_set[name], axis=0))
+            print(f"| {model} | {setting} | {figures} |", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_background", description=__doc__.split("\n")[0])
+    parser.add_argument("--quality", action="store_true", help="print IoU / MAE on ../shared/eval instead")
+    args = parser.parse_args()
+    if args.quality:
+        quality()
+    else:
+        speed()
+
+
+if __name__ == "__main__":
+    main()
