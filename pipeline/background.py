@@ -108,6 +108,9 @@ class Cutout:
 
     image: Image.Image  # RGBA cut-out; RGBA filled with ``bgcolor`` if one was given; the mask ("L") if only_mask
     mask: Image.Image  # mode "L" soft mask: the cut-out's alpha
+    # The network's own mask (uint8 H×W) before any refinement: what a touch-up corrects (pipeline.touchup's
+    # ``prior``), kept so that it need not be computed again. None where no network ran for this result.
+    network_mask: np.ndarray | None = None
 
 
 class OpenVinoInnerSession:
@@ -325,7 +328,7 @@ def remove_background(
     """
     upright = _upright(image)
     photo = _upright_rgb(upright)
-    mask = _network_mask(photo, model, precision)
+    mask = network_mask = _network_mask(photo, model, precision)
     if refine_edges:
         mask = _guided_refinement(photo, mask, REFINE_RADIUS, REFINE_EPS, REFINE_SHARPEN, REFINE_WORK_SIZE)
     if post_process_mask:
@@ -335,7 +338,7 @@ def remove_background(
         mask = ((mask.astype(np.uint16) * own_alpha + 127) // 255).astype(np.uint8)
     mask_image = Image.fromarray(mask, mode="L")
     if only_mask:
-        return Cutout(image=mask_image, mask=mask_image)
+        return Cutout(image=mask_image, mask=mask_image, network_mask=network_mask)
 
     cutout = None
     if alpha_matting:
@@ -346,11 +349,13 @@ def remove_background(
         except ValueError:  # no unknown band or no sure region: like rembg, fall back to the plain cut-out
             pass
     if cutout is None:
-        cutout = photo.convert("RGBA")
+        # A transparent input keeps its own colours: ``photo`` has them flattened onto white for the network,
+        # which would lighten every semi-transparent pixel on top of the alpha it keeps.
+        cutout = (upright if upright.has_transparency_data else photo).convert("RGBA")
         cutout.putalpha(mask_image)
     if bgcolor is not None:
         cutout = rembg_bg.apply_background_color(cutout, bgcolor)
-    return Cutout(image=cutout, mask=mask_image)
+    return Cutout(image=cutout, mask=mask_image, network_mask=network_mask)
 
 
 def checkerboard_preview(image: Image.Image, max_side: int = 1600, square: int = 12) -> Image.Image:

@@ -1,0 +1,261 @@
+"""Touch-up: correct a cut-out with a few "keep" and "remove" brush strokes, offline, in seconds.
+
+The network's soft mask is the prior, the strokes are hard constraints, and OpenCV's GrabCut re-segments:
+
+1. **Labels.** Stroked pixels are definite foreground (keep) or background (remove); every other pixel is
+   probable foreground or background by the prior at 128. Where the prior is confident (≤ 10 or ≥ 245) and
+   farther than ``reach`` from every stroke, the label is definite: the network's sure answer stands there,
+   and GrabCut runs 4–5× faster (measured on a DAVIS frame). A foreground blob of the prior that a remove
+   stroke touches is open to GrabCut as a whole, and when a keep stroke shows that the subject is elsewhere
+   (none on or beside the blob), the blob becomes probable background as a whole, so that its colours stop
+   training GrabCut's model of the subject. Measured on the 40 worst u2netp masks of ../shared/eval with the
+   strokes of tests/test_touchup.py: rejecting every touched blob gains most on the 12 worst (+0.29 mean IoU,
+   where the network kept only a wrong object) but wrecks the masks where the blob also holds the subject (down
+   to −0.38); never rejecting gains +0.16 on the 12 worst; this rule gives +0.27 on the 12 worst, +0.20 over
+   the 40, and no mask loses more than 0.06.
+2. **GrabCut** (``cv2.grabCut`` with ``GC_INIT_WITH_MASK``) on the photo scaled to about ``work_pixels``.
+3. **Which changes are kept.** GrabCut's answer is trusted only where it carries a stroke's evidence: a region
+   it added is kept when it touches a keep stroke, a region it removed when it touches a remove stroke, however
+   far that region reaches (a short stroke inside a missed arm brings back the whole arm; one on a wrongly kept
+   sign removes the whole sign). Every other pixel keeps the prior, so strokes that agree with the mask change
+   nothing. GrabCut's colour models alone are not confidence enough: accepting changes elsewhere where they
+   favour the new label by a likelihood ratio above e^10 (or even e^20), on pixels the network was unsure of,
+   lowered IoU by up to 0.09 on eval photos given agreeing strokes (a second sheep, flowers, a banner).
+4. **Full resolution.** The kept changes are scaled back up and applied to the full-size prior (the faint halo
+   of a removed object goes with it), :func:`pipeline.background.refine_mask` snaps the edges to the
+   full-resolution photo, and the stroked pixels are set as painted.
+
+From a script::
+
+    from PIL import Image
+    from pipeline.intake import load_image
+    from pipeline.touchup import touch_up
+
+    photo = load_image("dog.jpg").image
+    cutout = touch_up(photo, keep=Image.open("keep.png"), remove=Image.open("remove.png"))
+    cutout.image.save("dog-cutout.png")
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps
+
+from pipeline.background import DEFAULT_MODEL, Cutout, Precision, model_mask, refine_mask
+from pipeline.intake import flatten
+
+StrokeInput = np.ndarray | Image.Image | None
+
+WORK_PIXELS = 1_000_000
+GRABCUT_ITERATIONS = 3
+REACH = 0.15
+KEEP_MARGIN = 0.02  # of the diagonal: a keep stroke this close to a blob of the prior marks it as the subject
+RANDOM_SEED = 0
+SURE_BACKGROUND, SURE_FOREGROUND = 10, 245  # prior values GrabCut may not overturn beyond a stroke's reach
+_GMM_COMPONENTS = 5  # cv2.grabCut's colour models: 5 Gaussians each, 13 numbers per Gaussian (weight, mean, cov.)
+
+
+def stroke_mask(stroke: StrokeInput, size: tuple[int, int]) -> np.ndarray:
+    """A stroke layer as a boolean H×W mask of the painted pixels, at ``size`` (width, height).
+
+    Accepts None (nothing painted), a 2-D array or greyscale image (nonzero = painted), an RGB array or image
+    (any nonzero channel = painted), or an RGBA/LA array or image, where the alpha marks the stroke (the
+    layers of Gradio's ImageEditor are transparent wherever nothing was painted); an RGBA layer without any
+    transparency is read by its colour, like RGB. A layer of another size is stretched to ``size`` (nearest
+    neighbour), so strokes painted on a smaller preview of the photo apply to the photo.
+    """
+    width, height = size
+    if stroke is None:
+        return np.zeros((height, width), dtype=bool)
+    if isinstance(stroke, Image.Image):
+        if stroke.has_transparency_data:
+            stroke = stroke.convert("RGBA")
+        elif stroke.mode not in ("L", "RGB", "1"):
+            stroke = stroke.convert("RGB")
+    array = np.asarray(stroke)
+    if array.ndim == 3 and array.shape[2] in (2, 4):
+        alpha, colour = array[..., -1], array[..., :-1]
+        painted = (colour != 0).any(axis=2) if alpha.min() == 255 else alpha != 0
+    elif array.ndim == 3 and array.shape[2] in (1, 3):
+        painted = (array != 0).any(axis=2)
+    elif array.ndim == 2:
+        painted = array != 0
+    else:
+        raise ValueError(f"a stroke layer must be H×W, H×W×3 or H×W×4, not shape {array.shape}")
+    if painted.shape != (height, width):
+        resized = Image.fromarray(painted).resize((width, height), Image.Resampling.NEAREST)
+        painted = np.array(resized, dtype=bool)
+    return painted
+
+
+def strokes_by_colour(layers: Sequence[np.ndarray | Image.Image]) -> tuple[np.ndarray, np.ndarray]:
+    """Split painted RGBA layers into "keep" (greenish paint) and "remove" (reddish paint) stroke masks.
+
+    For an editor with a green and a red brush on one or more layers: a painted pixel (alpha > 0) whose green
+    exceeds its red is "keep", the other way round "remove" (anti-aliased brush edges are classified with the
+    stroke they border). Layers are stacked in order, so paint on a later layer covers an earlier one. All
+    layers must have the same size.
+    """
+    arrays = [np.asarray(layer.convert("RGBA") if isinstance(layer, Image.Image) else layer) for layer in layers]
+    if not arrays:
+        raise ValueError("no editor layer was given")
+    keep = np.zeros(arrays[0].shape[:2], dtype=bool)
+    remove = np.zeros(arrays[0].shape[:2], dtype=bool)
+    for rgba in arrays:
+        if rgba.ndim != 3 or rgba.shape[2] != 4:
+            raise ValueError(f"an editor layer must be RGBA (H×W×4), not shape {rgba.shape}")
+        painted = rgba[..., 3] > 0
+        red, green = rgba[..., 0].astype(np.int16), rgba[..., 1].astype(np.int16)
+        keep = np.where(painted, green > red, keep)
+        remove = np.where(painted, red > green, remove)
+    return keep, remove
+
+
+def touch_up(
+    image: Image.Image,
+    keep: StrokeInput,
+    remove: StrokeInput,
+    *,
+    prior: np.ndarray | None = None,
+    model: str = DEFAULT_MODEL,
+    precision: Precision = "auto",
+    refine_edges: bool = True,
+    work_pixels: int = WORK_PIXELS,
+    iterations: int = GRABCUT_ITERATIONS,
+    reach: float = REACH,
+) -> Cutout:
+    """Re-segment ``image`` so that the "keep" strokes are subject and the "remove" strokes are background.
+
+    Args:
+        image: the photo, made upright by its EXIF orientation; transparent areas stay transparent (as in
+            :func:`pipeline.background.remove_background`), whatever the strokes say.
+        keep: stroke layer painted on what belongs to the subject (see :func:`stroke_mask` for the formats).
+        remove: stroke layer painted on what does not. A pixel painted in both layers counts as neither.
+        prior: the soft mask being corrected (uint8 H×W, 255 = subject); default ``model_mask(image)``.
+        model, precision: the network that makes the default prior.
+        refine_edges: run the edge refinement on the result, as the remove-background tab does.
+        work_pixels: GrabCut runs on the photo scaled down to about this many pixels (never scaled up).
+        iterations: GrabCut iterations (each re-fits the colour models and re-cuts).
+        reach: how far from a stroke GrabCut may overturn the network's confident pixels, as a fraction of
+            the photo's diagonal.
+
+    Returns:
+        The cut-out and its mask, full size. Without any stroke the mask is the prior (refined if asked).
+    """
+    upright = ImageOps.exif_transpose(image)
+    # What the network and GrabCut see, as in remove_background: RGB, transparent areas flattened onto white.
+    photo = flatten(upright) if upright.has_transparency_data else upright.convert("RGB")
+    keep_mask = stroke_mask(keep, photo.size)
+    remove_mask = stroke_mask(remove, photo.size)
+    conflicting = keep_mask & remove_mask
+    keep_mask &= ~conflicting
+    remove_mask &= ~conflicting
+    if prior is None:
+        prior = model_mask(photo, model=model, precision=precision)
+    elif prior.shape != (photo.height, photo.width) or prior.dtype != np.uint8:
+        raise ValueError(f"prior must be a uint8 array of shape {(photo.height, photo.width)}, "
+                         f"not {prior.dtype} {prior.shape}")
+    mask = prior
+    if keep_mask.any() or remove_mask.any():
+        mask = _resegment(np.asarray(photo), prior, keep_mask, remove_mask, work_pixels=work_pixels,
+                          iterations=iterations, reach=reach)
+    if refine_edges:
+        mask = refine_mask(photo, mask)
+    mask = mask.copy()
+    mask[keep_mask] = 255
+    mask[remove_mask] = 0
+    if upright.has_transparency_data:  # what was transparent in the photo stays so, as in remove_background
+        own_alpha = np.asarray(upright.convert("RGBA").getchannel("A"), dtype=np.uint16)
+        mask = ((mask.astype(np.uint16) * own_alpha + 127) // 255).astype(np.uint8)
+    alpha = Image.fromarray(mask, mode="L")
+    cutout = photo.convert("RGBA")
+    cutout.putalpha(alpha)
+    return Cutout(image=cutout, mask=alpha)
+
+
+def _resegment(rgb: np.ndarray, prior: np.ndarray, keep: np.ndarray, remove: np.ndarray, *, work_pixels: int,
+               iterations: int, reach: float) -> np.ndarray:
+    """The prior with GrabCut's accepted changes applied, full size (uint8), before edge refinement."""
+    height, width = prior.shape
+    scale = min(1.0, math.sqrt(work_pixels / (width * height)))
+    work_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    if scale < 1:
+        # Area averaging keeps thin strokes (any painted share of a work pixel counts) and the prior's soft edges.
+        rgb = cv2.resize(rgb, work_size, interpolation=cv2.INTER_AREA)
+        work_prior = cv2.resize(prior, work_size, interpolation=cv2.INTER_AREA)
+        keep = cv2.resize(keep.view(np.uint8), work_size, interpolation=cv2.INTER_AREA) > 0
+        remove = cv2.resize(remove.view(np.uint8), work_size, interpolation=cv2.INTER_AREA) > 0
+        remove &= ~keep
+    else:
+        work_prior = prior
+    added, removed = _grabcut_changes(rgb, work_prior, keep, remove, iterations=iterations, reach=reach)
+    # The faint halo the network left around a removed object goes with it.
+    removed |= _dilate(removed, 2) & (work_prior < 128)
+    if scale < 1:
+        full_size = (width, height)
+        add_weight = cv2.resize(added.astype(np.float32), full_size, interpolation=cv2.INTER_LINEAR)
+        remove_weight = cv2.resize(removed.astype(np.float32), full_size, interpolation=cv2.INTER_LINEAR)
+    else:
+        add_weight, remove_weight = added.astype(np.float32), removed.astype(np.float32)
+    mask = prior * (1 - add_weight - remove_weight) + 255 * add_weight
+    return np.clip(np.rint(mask), 0, 255).astype(np.uint8)
+
+
+def _grabcut_changes(rgb: np.ndarray, prior: np.ndarray, keep: np.ndarray, remove: np.ndarray, *, iterations: int,
+                     reach: float) -> tuple[np.ndarray, np.ndarray]:
+    """GrabCut from the prior and the strokes; return the pixels it may add to and remove from the prior."""
+    height, width = prior.shape
+    prior_fg = prior >= 128
+    labels = np.where(prior_fg, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
+    diagonal = math.hypot(width, height)
+    # Distance transforms, not dilations: a disc of a few hundred pixels would cost seconds.
+    within_reach = _distance_to(keep | remove) <= reach * diagonal
+    touched_blobs = _components_touching(prior_fg, remove)
+    within_reach |= touched_blobs
+    # A touched blob is rejected as a whole only when a keep stroke shows the subject is elsewhere; if a keep
+    # stroke is on or beside it, the blob holds (part of) the subject and only GrabCut decides what goes.
+    subject_blobs = _components_touching(prior_fg, _distance_to(keep) <= KEEP_MARGIN * diagonal) if keep.any() \
+        else prior_fg
+    labels[touched_blobs & ~subject_blobs] = cv2.GC_PR_BGD
+    labels[~within_reach & (prior <= SURE_BACKGROUND)] = cv2.GC_BGD
+    labels[~within_reach & (prior >= SURE_FOREGROUND)] = cv2.GC_FGD
+    labels[remove] = cv2.GC_BGD
+    labels[keep] = cv2.GC_FGD
+
+    foreground = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
+    if min(foreground.sum(), (~foreground).sum()) < _GMM_COMPONENTS:
+        # GrabCut fits a colour model to each side and needs samples of both; without them there is nothing to cut.
+        return foreground & ~prior_fg, ~foreground & prior_fg
+
+    background_model = np.zeros((1, 13 * _GMM_COMPONENTS), np.float64)
+    foreground_model = np.zeros((1, 13 * _GMM_COMPONENTS), np.float64)
+    bgr = np.ascontiguousarray(rgb[..., ::-1])
+    cv2.setRNGSeed(RANDOM_SEED)  # GrabCut seeds its colour models by k-means: same photo and strokes, same result
+    cv2.grabCut(bgr, labels, None, background_model, foreground_model, iterations, cv2.GC_INIT_WITH_MASK)
+    foreground = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
+
+    # A change is kept only where it is part of a region of change touching a stroke of its kind.
+    return _components_touching(foreground & ~prior_fg, keep), _components_touching(~foreground & prior_fg, remove)
+
+
+def _components_touching(region: np.ndarray, stroke: np.ndarray) -> np.ndarray:
+    """The 8-connected parts of ``region`` that a stroke touches (overlaps or borders)."""
+    if not stroke.any() or not region.any():
+        return np.zeros_like(region)
+    _, parts = cv2.connectedComponents(region.view(np.uint8), connectivity=8)
+    touched = np.unique(parts[_dilate(stroke, 1) & region])
+    return np.isin(parts, touched[touched > 0])
+
+
+def _distance_to(mask: np.ndarray) -> np.ndarray:
+    """Each pixel's Euclidean distance (in pixels) to the nearest pixel of ``mask`` (large if it is empty)."""
+    return cv2.distanceTransform((~mask).view(np.uint8), cv2.DIST_L2, 3)
+
+
+def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    return cv2.dilate(mask.view(np.uint8), kernel) > 0
