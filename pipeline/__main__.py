@@ -25,8 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     cutout.add_argument("photos", nargs="+", help="image files, or folders whose image files are all taken")
     cutout.add_argument("-o", "--output", required=True, help="the ZIP file to write")
     cutout.add_argument("--model", default="u2net", help="rembg session (default u2net; u2netp is faster)")
-    cutout.add_argument("--precision", choices=("fast", "exact"), default="fast",
-                        help="fast: OpenVINO's CPU default precision; exact: f32, as rembg computes it")
+    cutout.add_argument("--precision", choices=("auto", "fast", "exact"), default="auto",
+                        help="auto (default): fast where it keeps the model's quality; fast: OpenVINO's CPU default "
+                             "precision (bf16 where the CPU has it); exact: f32, as rembg computes it")
     backdrop = cutout.add_mutually_exclusive_group()
     backdrop.add_argument("--background", help="also composite each cut-out onto this image")
     backdrop.add_argument("--color", help="also composite each cut-out onto this colour (e.g. #ffffff)")

@@ -6,6 +6,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,25 @@ SAMPLES = ROOT / "assets" / "samples"
 BACKGROUNDS = ROOT / "assets" / "backgrounds"
 # Debian's chromium (CI installs it); CHROMIUM overrides the path.
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+# Where browser tests save each tab's screenshot (docs/make_screenshots.py sets it to docs/images).
+SCREENSHOTS = os.environ.get("BACKDROP_SCREENSHOTS")
+
+
+def save_screenshot(page: Any, name: str) -> None:
+    if SCREENSHOTS:
+        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
+
+
+def download(page: Any, elem_id: str, tmp_path: Path, name: str | None = None) -> Path:
+    """Click the file component's download link; return the downloaded file (saved as ``name`` if given)."""
+    link = page.locator(f"#{elem_id} a[download]").first
+    link.wait_for()
+    with page.expect_download() as event:
+        link.click()
+    target = tmp_path / (name or event.value.suggested_filename)
+    event.value.save_as(target)
+    return target
 
 
 @pytest.fixture(scope="session")

@@ -47,13 +47,26 @@ def test_no_file_outside_the_app_is_served(app_url: str) -> None:
         assert fetch_status(app_url + traversal) in (400, 403, 404), traversal
 
 
-def test_mcp_server_lists_the_tools_with_descriptions(app_url: str) -> None:
-    async def list_tools() -> list[types.Tool]:
+MCP_TOOLS = {"remove_photo_background", "touch_up_photo", "batch_remove_background", "enhance_resolution",
+             "superimpose_photo", "model_table"}
+
+
+def test_mcp_server_lists_the_tools_and_runs_them_offline(app_url: str) -> None:
+    async def list_and_call() -> tuple[list[types.Tool], types.CallToolResult]:
         async with streamable_http_client(app_url + "gradio_api/mcp/") as (read, write, _), \
                 ClientSession(read, write) as session:
             await session.initialize()
-            return (await session.list_tools()).tools
+            return (await session.list_tools()).tools, await session.call_tool("model_table", {})
 
-    tools = {tool.name: tool for tool in asyncio.run(list_tools())}
-    assert "model_table" in tools
+    listed, called = asyncio.run(list_and_call())
+    tools = {tool.name: tool for tool in listed}
+    # Every public endpoint is a tool, none of the UI's helper events (examples, chaining, sample picking).
+    assert set(tools) == MCP_TOOLS
     assert "whether it can be used here without the internet" in (tools["model_table"].description or "")
+    assert "Remove the background of a photo" in (tools["remove_photo_background"].description or "")
+    for tool in tools.values():
+        assert "Args:" not in (tool.description or "")  # the docstring's arguments become the schema's fields
+    assert {"photo", "model", "precision"} <= set(tools["remove_photo_background"].inputSchema["properties"])
+    assert not called.isError
+    text = "".join(part.text for part in called.content if isinstance(part, types.TextContent))
+    assert "u2netp" in text and "single-image-super-resolution-1032-fp32" in text

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
 from PIL import Image
 
 from pipeline.background import remove_background
@@ -76,3 +78,20 @@ def test_command_line_says_when_there_is_nothing_to_do(tmp_path: Path) -> None:
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert run.returncode == 2
     assert "No image files found" in run.stderr
+
+
+def test_batch_endpoint(app_url: str, photo_folder: Path, tmp_path: Path) -> None:
+    """The app's batch endpoint gives the same ZIP as the pipeline, and names the file it could not read."""
+    client = Client(app_url, verbose=False)
+    photos = [handle_file(photo_folder / name) for name in ("chelsea.jpg", "broken.png", "coffee.jpg")]
+    archive, summary = client.predict(photos, model="u2netp", composite="color", colour="#0000ff",
+                                      api_name="/batch_remove_background")
+    assert summary.startswith("2 of 3 photos cut out.\nbroken.png: This file is not an image")
+    direct = batch_cutouts(photos_in([photo_folder]), tmp_path / "direct.zip", model="u2netp", background=(0, 0, 255))
+    with zipfile.ZipFile(archive) as served, zipfile.ZipFile(direct.archive) as expected:
+        assert sorted(served.namelist()) == sorted(expected.namelist())
+        for name in ("chelsea-cutout.png", "coffee-cutout.png"):
+            assert (read_png(served, name) == read_png(expected, name)).all()
+
+    with pytest.raises(AppError, match="upload one or more photos"):
+        client.predict([], api_name="/batch_remove_background")
