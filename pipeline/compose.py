@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 import cv2
 import numpy as np
@@ -128,25 +128,10 @@ class Composite:
         return before
 
 
-def superimpose(
-    foreground: Image.Image,
-    background: Image.Image | RGBColor | None = None,
-    *,
-    background_mode: BackgroundMode | None = None,
-    blur_strength: float = DEFAULT_BLUR_STRENGTH,
-    fit: Fit = "cover",
-    output_size: OutputSize = "background",
-    scale: float | None = None,
-    anchor: Anchor = "original",
-    offset: tuple[int, int] = (0, 0),
-    feather: float = 0.0,
-    shadow: ShadowOptions | None = None,
-    remove_model: str = removal.DEFAULT_MODEL,
-) -> Image.Image:
-    """The foreground's subject on a new background; :func:`compose` describes every parameter."""
-    return compose(foreground, background, background_mode=background_mode, blur_strength=blur_strength, fit=fit,
-                   output_size=output_size, scale=scale, anchor=anchor, offset=offset, feather=feather,
-                   shadow=shadow, remove_model=remove_model).image
+def superimpose(foreground: Image.Image, background: Image.Image | RGBColor | None = None,
+                **options: Any) -> Image.Image:
+    """The foreground's subject on a new background: :func:`compose`'s image; it describes every option."""
+    return compose(foreground, background, **options).image
 
 
 def compose(
