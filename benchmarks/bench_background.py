@@ -1,7 +1,10 @@
 """Remove background: the pipeline against ``rembg.remove`` with a reused onnxruntime session, same run.
 
-    python -m benchmarks.bench_background            # speed (a few minutes on 2 cores, ~8 GB for alpha matting)
-    python -m benchmarks.bench_background --quality  # IoU / MAE on ../shared/eval per setting (tens of minutes)
+    python -m benchmarks.bench_background           # a few minutes on 2 cores, ~8 GB for alpha matting
+    python -m benchmarks.bench_background --quick   # 1 MP only, one round
+
+(Quality per model and setting on ../shared/eval: ``python -m benchmarks.bench_quality``, which scores masks with
+:func:`eval_pairs` and :func:`iou_mae` below.)
 
 Photos: a GrabCut evaluation photo (flower.jpg, 600×450) scaled up bicubically to 1 MP and 12 MP. For each model
 and size the settings run in turn, RUNS rounds, and the median is reported (rounds interleave the settings so
@@ -14,6 +17,8 @@ rembg's alpha matting of the same photo.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import statistics
 import time
 from collections.abc import Callable, Iterator
@@ -56,7 +61,7 @@ def interleaved_medians(settings: dict[str, Callable[[], object]], runs: int) ->
     return {name: statistics.median(values) for name, values in timings.items()}
 
 
-def speed() -> None:
+def speed(sizes: tuple[int, ...] = MEGAPIXELS, runs: int = RUNS) -> None:
     models.point_rembg_at_store()
     print("| model | photo | rembg.remove (onnxruntime) s | exact s | fast s | default s | default + refine s "
           "| exact × | fast × | default × | default + refine × |")
@@ -64,7 +69,7 @@ def speed() -> None:
     for model in BENCH_MODELS:
         models.ensure_model(model)
         session = rembg.new_session(model)
-        for megapixels in MEGAPIXELS:
+        for megapixels in sizes:
             photo = scaled_photo(megapixels)
             times = interleaved_medians({
                 "rembg": lambda photo=photo, session=session: rembg.remove(photo, session=session),
@@ -74,7 +79,7 @@ def speed() -> None:
                                                                            refine_edges=False),
                 "default": lambda photo=photo, model=model: remove_background(photo, model=model, refine_edges=False),
                 "refined": lambda photo=photo, model=model: remove_background(photo, model=model),
-            }, RUNS)
+            }, runs)
             base = times["rembg"]
             ratios = " | ".join(f"{base / times[name]:.2f}" for name in ("exact", "fast", "default", "refined"))
             print(f"| {model} | {megapixels} MP ({photo.width}×{photo.height}) | {base:.2f} | {times['exact']:.2f} "
@@ -85,12 +90,13 @@ def speed() -> None:
     print("\n| photo | edge refinement s | rembg alpha matting s (same session) | alpha matting ÷ refinement |")
     print("|---|---|---|---|")
     session = rembg.new_session("u2net")
-    for megapixels in MEGAPIXELS:
+    for megapixels in sizes:
         photo = scaled_photo(megapixels)
         mask = model_mask(photo)
         refine = statistics.median(seconds(lambda photo=photo, mask=mask: refine_mask(photo, mask))
-                                   for _ in range(RUNS))
-        matting = seconds(lambda photo=photo: rembg.remove(photo, session=session, alpha_matting=True))
+                                   for _ in range(runs))
+        with contextlib.redirect_stdout(io.StringIO()):  # pymatting may print solver warnings into the table
+            matting = seconds(lambda photo=photo: rembg.remove(photo, session=session, alpha_matting=True))
         print(f"| {megapixels} MP | {refine:.2f} | {matting:.1f} | {matting / refine:.0f}× |", flush=True)
 
 
@@ -113,32 +119,12 @@ def iou_mae(mask: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
     return iou, float(np.abs(soft / 255.0 - subject).mean())
 
 
-def quality() -> None:
-    print("| model | setting | DAVIS-dev IoU | DAVIS-dev MAE | GrabCut IoU | GrabCut MAE |")
-    print("|---|---|---|---|---|---|")
-    for model in BENCH_MODELS:
-        scores: dict[str, dict[str, list[tuple[float, float]]]] = {}
-        for name in ("davis-dev", "grabcut"):
-            for _, photo, truth in eval_pairs(name):
-                masks = {precision: model_mask(photo, model=model, precision=precision)
-                         for precision in ("exact", "fast")}
-                default = masks[resolve_precision(model)]
-                masks["default"] = default
-                masks["default + refine"] = refine_mask(photo, default)
-                for setting, mask in masks.items():
-                    scores.setdefault(setting, {}).setdefault(name, []).append(iou_mae(mask, truth))
-        for setting, per_set in scores.items():
-            figures = " | ".join(f"{value:.4f}" for name in ("davis-dev", "grabcut")
-                                 for value in np.mean(per_set[name], axis=0))
-            print(f"| {model} | {setting} | {figures} |", flush=True)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_background", description=__doc__.split("\n")[0])
-    parser.add_argument("--quality", action="store_true", help="print IoU / MAE on ../shared/eval instead")
+    parser.add_argument("--quick", action="store_true", help="1 MP only, one timed round")
     args = parser.parse_args()
-    if args.quality:
-        quality()
+    if args.quick:
+        speed(MEGAPIXELS[:1], runs=1)
     else:
         speed()
 

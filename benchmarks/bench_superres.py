@@ -1,7 +1,8 @@
 """Enhance resolution: seconds per output megapixel, model only vs end to end, f32 vs OpenVINO's default precision,
 and peak memory for a 16 MP result.
 
-    python -m benchmarks.bench_superres
+    python -m benchmarks.bench_superres            # every table
+    python -m benchmarks.bench_superres --quick    # only seconds per MP by scale
 
 "Model only" runs the very tiles ``upscale()`` would, inputs prepared beforehand, through the same compiled model and
 async queue (both cores); "end to end" is ``upscale()`` itself (reflect padding, bicubic guides, tile feeding,
@@ -186,6 +187,9 @@ def memory_table() -> None:
 def main() -> None:
     if sys.argv[1:2] == ["--peak"]:
         print(json.dumps(measure_peak(*json.loads(sys.argv[2]))))
+        return
+    if sys.argv[1:2] == ["--quick"]:  # only the by-scale table (≈4 MP results)
+        scales_table()
         return
     speed_table()
     scales_table()

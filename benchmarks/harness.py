@@ -39,7 +39,8 @@ def launch_app(extra_env: dict[str, str] | None = None) -> tuple[subprocess.Pope
     port = free_port()
     env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
            "GRADIO_ANALYTICS_ENABLED": "False", **(extra_env or {})}
-    process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env)
+    # The app's log goes to stderr (fd 2): a benchmark's stdout is its report.
+    process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=2)
     url = f"http://127.0.0.1:{port}/"
     try:
         seconds = wait_for_http(url, process)

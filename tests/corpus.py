@@ -1,7 +1,7 @@
 """The bad-input corpus: everyday awkward files, generated at test time (no opaque binaries committed).
 
 Each case is a file plus what must happen to it: rejected with a message containing some words, or accepted
-as an image of a given size (and, for the upscaler, perhaps refused as too large).
+as an image of a given size (and, for the upscaler or the compositing, perhaps refused as too large or empty).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ class Case:
     size: tuple[int, int] | None = None  # expected upright size when accepted
     note: str | None = None  # words an accepted file's note must contain (e.g. animated images)
     too_large_for_x4: bool = False  # accepted, but a ×4 upscale must be refused with a clear message
+    nothing_to_place: bool = False  # accepted, but compositing it must be refused: no visible subject
 
 
 def _encode(image: Image.Image, fmt: str, **params: object) -> bytes:
@@ -119,7 +120,7 @@ def corpus() -> list[Case]:
         Case("lossy-alpha.webp", _encode(Image.open(io.BytesIO(_rgba(200))), "WEBP", quality=80), size=ok),
         Case("icon.ico", _encode(Image.fromarray(_photo(32, 32)), "ICO"), size=(32, 32)),
         Case("strip-30000x10.png", _encode(Image.fromarray(_photo(30_000, 10)), "PNG"), size=(30_000, 10)),
-        Case("all-transparent.png", _rgba(0), size=ok),
+        Case("all-transparent.png", _rgba(0), size=ok, nothing_to_place=True),
         Case("all-white.jpg", _encode(Image.new("RGB", (96, 64), "white"), "JPEG"), size=ok),
         Case("all-black.png", _encode(Image.new("RGB", (96, 64)), "PNG"), size=ok),
         Case("large-for-x4.jpg", _encode(Image.fromarray(_photo(4_400, 4_000)), "JPEG", quality=70),

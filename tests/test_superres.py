@@ -20,32 +20,13 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image, ImageFilter
 
+from benchmarks.bench_quality import SR_PHOTOS, bicubic, psnr, super_resolution_trial
 from pipeline import superres
 from pipeline.intake import load_image
 from pipeline.models import ensure_model
 from tests.corpus import write_corpus
 
-PHOTOS = {
-    "astronaut": skimage.data.astronaut,
-    "coffee": skimage.data.coffee,
-    "chelsea": skimage.data.chelsea,
-    "rocket": skimage.data.rocket,
-    "motorcycle_left": lambda: skimage.data.stereo_motorcycle()[0],
-    "motorcycle_right": lambda: skimage.data.stereo_motorcycle()[1],
-    "immunohistochemistry": skimage.data.immunohistochemistry,
-    "hubble_deep_field": skimage.data.hubble_deep_field,
-}
 SAMPLES = Path(__file__).resolve().parent.parent / "assets" / "samples"
-
-
-def psnr(a: np.ndarray, b: np.ndarray, where: np.ndarray | None = None) -> float:
-    error = (a.astype(np.float64) - b.astype(np.float64)) ** 2
-    mse = error[where].mean() if where is not None else error.mean()
-    return float(10 * np.log10(255**2 / mse))
-
-
-def bicubic(image: Image.Image, scale: int) -> Image.Image:
-    return image.resize((image.width * scale, image.height * scale), Image.Resampling.BICUBIC)
 
 
 def reference_upscale(pixels: np.ndarray, scale: int) -> np.ndarray:
@@ -76,15 +57,7 @@ def reference_upscale(pixels: np.ndarray, scale: int) -> np.ndarray:
 def quality_runs(request: pytest.FixtureRequest) -> tuple[int, list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]]:
     """Per photo: (name, ground truth, bicubic upscale, super-resolution upscale) at one scale."""
     scale = request.param
-    runs = []
-    for name, load in PHOTOS.items():
-        photo = load()
-        height, width = photo.shape[0] // scale * scale, photo.shape[1] // scale * scale
-        truth = photo[:height, :width]
-        small = Image.fromarray(truth).resize((width // scale, height // scale), Image.Resampling.BICUBIC)
-        enhanced = superres.upscale(small, scale, precision="exact")
-        runs.append((name, truth, np.asarray(bicubic(small, scale)), np.asarray(enhanced)))
-    return scale, runs
+    return scale, [(name, *super_resolution_trial(load(), scale, "exact")) for name, load in SR_PHOTOS.items()]
 
 
 def test_psnr_gain_over_bicubic(quality_runs: tuple[int, list]) -> None:
