@@ -124,7 +124,7 @@ def model_table() -> list[list[str]]:
 
 PRECISION_CHOICES = [("Auto: fast where it keeps the model's quality", "auto"),
                      ("Fast (bf16 on CPUs that have it)", "fast"), ("Exact (f32: rembg's own mask)", "exact")]
-REMOVAL_PREVIEW_SIDE = 1600  # the before/after view is downsized to this; the PNG keeps full resolution
+PREVIEW_SIDE = 1600  # before/after views are downsized to this; the files keep full resolution
 
 
 def removal_model_choices() -> list[tuple[str, str]]:
@@ -173,7 +173,7 @@ def cut_out_for_touch_up(*options: Any, progress: gr.Progress = gr.Progress()) -
     """The page's Run button: the cut-out (as ``remove_photo_background``, same inputs), then the touch-up panel
     opened on the photo, with the network's mask kept for touch-ups."""
     outputs, photo, cutout = cut_out(*options, progress=progress)
-    canvas = checkerboard_preview(photo.image, REMOVAL_PREVIEW_SIDE)
+    canvas = checkerboard_preview(photo.image, PREVIEW_SIDE)
     session = TouchUpSession(photo=options[0], model=options[1], prior=cutout.network_mask, canvas=canvas,
                              original=outputs)
     return (*outputs, session, canvas, gr.Column(visible=True))
@@ -210,8 +210,8 @@ def cutout_outputs(photo: LoadedImage, cutout: Cutout, *, model: str, started: f
     folder = result_folder("cutout-")
     png = save_result(cutout.image, folder, photo.name, "mask" if only_mask else "cutout", png_compress_level=1)
     mask_png = png if only_mask else save_result(cutout.mask, folder, photo.name, "mask", png_compress_level=1)
-    preview = (checkerboard_preview(photo.image, REMOVAL_PREVIEW_SIDE),
-               checkerboard_preview(cutout.image, REMOVAL_PREVIEW_SIDE))
+    preview = (checkerboard_preview(photo.image, PREVIEW_SIDE),
+               checkerboard_preview(cutout.image, PREVIEW_SIDE))
     width, height = cutout.image.size
     summary = f"{action} in {time.perf_counter() - started:.2f} s ({width}×{height} px, {model})."
     return preview, str(png), str(mask_png), summary
@@ -229,7 +229,7 @@ class TouchUpSession:
     photo: str  # the uploaded file
     model: str
     prior: np.ndarray  # the network's mask (uint8, full size), which the strokes correct
-    canvas: Image.Image  # the photo as painted on in the editor, at most REMOVAL_PREVIEW_SIDE px
+    canvas: Image.Image  # the photo as painted on in the editor, at most PREVIEW_SIDE px
     original: tuple[Any, str, str, str]  # the cut-out's outputs, shown again by Reset
 
 
@@ -459,7 +459,6 @@ ANCHOR_CHOICES = [("As in the photo", "original"), ("Centre", "center"), ("Botto
                   ("Bottom left", "bottom-left"), ("Bottom right", "bottom-right"), ("Top centre", "top-center"),
                   ("Top left", "top-left"), ("Top right", "top-right"), ("Centre left", "center-left"),
                   ("Centre right", "center-right")]
-PREVIEW_SIDE = 1600  # the before/after view is downsized to this; the files keep full resolution
 
 
 def superimpose_preview(image: Image.Image) -> Image.Image:
