@@ -369,7 +369,7 @@ def remove_background_tab() -> gr.File:
     gr.Examples([[str(path)] for path, _ in SAMPLE_PHOTOS], [photo], results, remove_photo_background,
                 cache_examples=True, cache_mode="lazy", example_labels=[label for _, label in SAMPLE_PHOTOS])
     apply.click(apply_touch_up, [session, editor, refine_edges], results, api_visibility="private")
-    reset.click(reset_touch_up, session, [editor, *results], api_visibility="private")
+    reset.click(reset_touch_up, session, [editor, *results], api_visibility="private", concurrency_limit=None)
     # API only (no trigger on the page): the cut-out without the page's touch-up state, and the touch-up with
     # the photo and stroke masks as files.
     gr.on([], remove_photo_background, options, results, api_name="remove_background")
@@ -583,8 +583,9 @@ def superimpose_tab() -> gr.Image:
             timing = gr.Markdown(label="Time taken", elem_id="superimpose-timing")
 
     background_kind.change(show_background_controls, background_kind, [image_controls, colour, blur_strength],
-                           api_visibility="private")
-    samples.select(pick_sample_background, None, [background, background_kind], api_visibility="private")
+                           api_visibility="private", concurrency_limit=None)
+    samples.select(pick_sample_background, None, [background, background_kind], api_visibility="private",
+                   concurrency_limit=None)
     run.click(superimpose_photo,
               [foreground, background, background_kind, colour, blur_strength, fit, output_size, size_percent,
                anchor, offset_x, offset_y, feather, shadow, shadow_opacity, shadow_blur, shadow_x, shadow_y, model],
@@ -674,11 +675,13 @@ def build_app() -> gr.Blocks:
             with gr.Tab("Superimpose", id="superimpose"):
                 foreground = superimpose_tab()
         # Chaining: the full-resolution PNG (alpha kept) goes to the next tab's input, and that tab opens.
-        cutout_to_enhance.click(send_result("enhance"), cutout_file, [enhance_input, tabs], api_visibility="private")
+        # Light UI events like these run at once (concurrency_limit=None), not queued behind a heavy request.
+        cutout_to_enhance.click(send_result("enhance"), cutout_file, [enhance_input, tabs], api_visibility="private",
+                                concurrency_limit=None)
         cutout_to_superimpose.click(send_result("superimpose"), cutout_file, [foreground, tabs],
-                                    api_visibility="private")
+                                    api_visibility="private", concurrency_limit=None)
         enhanced_to_superimpose.click(send_result("superimpose"), enhanced_file, [foreground, tabs],
-                                      api_visibility="private")
+                                      api_visibility="private", concurrency_limit=None)
         with gr.Accordion("Models", open=False):
             table = gr.Dataframe(headers=["model", "kind", "available offline", "official source"],
                                  interactive=False)

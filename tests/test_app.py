@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from gradio_client import Client
@@ -58,7 +59,10 @@ def test_mcp_server_lists_the_tools_and_runs_them_offline(app_url: str) -> None:
             await session.initialize()
             return (await session.list_tools()).tools, await session.call_tool("model_table", {})
 
-    listed, called = asyncio.run(list_and_call())
+    # In a thread of its own: Playwright's sync API, if a browser test ran first, keeps an event loop running
+    # in this one, where asyncio.run would refuse to start.
+    with ThreadPoolExecutor(1) as worker:
+        listed, called = worker.submit(asyncio.run, list_and_call()).result()
     tools = {tool.name: tool for tool in listed}
     # Every public endpoint is a tool, none of the UI's helper events (examples, chaining, sample picking).
     assert set(tools) == MCP_TOOLS
