@@ -370,6 +370,9 @@ def remove_background_tab() -> gr.File:
                 cache_examples=True, cache_mode="lazy", example_labels=[label for _, label in SAMPLE_PHOTOS])
     apply.click(apply_touch_up, [session, editor, refine_edges], results, api_visibility="private")
     reset.click(reset_touch_up, session, [editor, *results], api_visibility="private", concurrency_limit=None)
+    # A new photo: the touch-up panel belonged to the old one's cut-out, so it closes until the next Run.
+    photo.change(lambda: (None, gr.Column(visible=False)), None, [session, touch_up_panel], api_visibility="private",
+                 concurrency_limit=None)
     # API only (no trigger on the page): the cut-out without the page's touch-up state, and the touch-up with
     # the photo and stroke masks as files.
     gr.on([], remove_photo_background, options, results, api_name="remove_background")

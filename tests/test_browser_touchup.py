@@ -68,3 +68,8 @@ def test_a_red_stroke_removes_what_it_covers(page, tmp_path: Path) -> None:
     toast = page.locator("[data-testid=toast-body].error").first
     toast.wait_for()
     assert "Paint a stroke first" in toast.inner_text()
+
+    # A new photo closes the panel: its strokes and mask belonged to the cat's cut-out.
+    page.locator("#remove-photo button[aria-label='Remove Image']").first.click()
+    page.locator("#remove-photo input[type=file]").first.set_input_files(str(SAMPLES / "coffee.jpg"))
+    page.locator("#touchup-editor").wait_for(state="hidden")
