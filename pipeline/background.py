@@ -33,7 +33,6 @@ from typing import Literal
 
 import cv2
 import numpy as np
-import openvino as ov
 from PIL import ExifTags, Image, ImageOps
 from rembg import bg as rembg_bg
 from rembg.sessions import sessions as rembg_sessions
@@ -117,7 +116,7 @@ class OpenVinoInnerSession:
     """The part of ``onnxruntime.InferenceSession`` that rembg's sessions call, run by OpenVINO."""
 
     def __init__(self, onnx_path: Path, precision: Literal["fast", "exact"]) -> None:
-        core = _core()
+        core = models.openvino_core()
         config = {"PERFORMANCE_HINT": "LATENCY"}
         if precision == "exact":
             config["INFERENCE_PRECISION_HINT"] = "f32"
@@ -135,16 +134,8 @@ class OpenVinoInnerSession:
         return [results[self._compiled.output(name)] for name in output_names or self._output_names]
 
 
-_core_instance: ov.Core | None = None
 _sessions: OrderedDict[tuple[str, str], BaseSession] = OrderedDict()
 _sessions_lock = threading.Lock()
-
-
-def _core() -> ov.Core:
-    global _core_instance
-    if _core_instance is None:
-        _core_instance = ov.Core()
-    return _core_instance
 
 
 def resolve_precision(model: str, precision: Precision = "auto") -> Literal["fast", "exact"]:
@@ -185,16 +176,35 @@ def rembg_session(model: str = DEFAULT_MODEL, precision: Precision = "auto") -> 
         return session
 
 
-def _upright(image: Image.Image) -> Image.Image:
+def upright(image: Image.Image) -> Image.Image:
     """The image turned upright by its EXIF orientation (the image itself when it already is: no 12 MP copy)."""
     if image.getexif().get(ExifTags.Base.Orientation, 1) == 1:
         return image
     return ImageOps.exif_transpose(image)
 
 
-def _upright_rgb(image: Image.Image) -> Image.Image:
+def keep_own_transparency(mask: np.ndarray, image: Image.Image) -> np.ndarray:
+    """``mask`` (uint8 H×W) limited by the upright image's own alpha: what was transparent stays so."""
+    if not image.has_transparency_data:
+        return mask
+    own_alpha = np.asarray(image.convert("RGBA").getchannel("A"), dtype=np.uint16)
+    return ((mask.astype(np.uint16) * own_alpha + 127) // 255).astype(np.uint8)
+
+
+def with_alpha(image: Image.Image, alpha: Image.Image) -> Image.Image:
+    """The upright image's own colours as an RGBA cut-out with ``alpha`` (mode "L").
+
+    Not the network's view of it: that has transparent areas flattened onto white, which would lighten every
+    semi-transparent pixel on top of the alpha the cut-out keeps.
+    """
+    cutout = image.convert("RGBA")
+    cutout.putalpha(alpha)
+    return cutout
+
+
+def network_photo(image: Image.Image) -> Image.Image:
     """The photo as the network sees it: upright, RGB, transparent areas flattened onto white."""
-    image = _upright(image)
+    image = upright(image)
     if image.has_transparency_data:
         return flatten(image.convert("RGBA"))
     return image if image.mode == "RGB" else image.convert("RGB")
@@ -206,7 +216,7 @@ def model_mask(image: Image.Image, *, model: str = DEFAULT_MODEL, precision: Pre
     This is rembg's ``session.predict`` on the upright photo; sessions that give several masks
     (u2net_cloth_seg: one per garment class) have them combined by maximum.
     """
-    return _network_mask(_upright_rgb(image), model, precision)
+    return _network_mask(network_photo(image), model, precision)
 
 
 def _network_mask(photo: Image.Image, model: str, precision: Precision) -> np.ndarray:
@@ -255,7 +265,7 @@ def refine_mask(image: Image.Image, mask: np.ndarray, *, radius: float = REFINE_
     Returns:
         The refined uint8 H×W mask.
     """
-    return _guided_refinement(_upright_rgb(image), mask, radius, eps, sharpen, work_size)
+    return _guided_refinement(network_photo(image), mask, radius, eps, sharpen, work_size)
 
 
 def _guided_refinement(photo: Image.Image, mask: np.ndarray, radius: float, eps: float, sharpen: float,
@@ -326,16 +336,14 @@ def remove_background(
         A :class:`Cutout`. Colours are kept as they are under a soft edge (straight alpha, not darkened as
         rembg's default cut-out does), except where alpha matting estimates the foreground colour.
     """
-    upright = _upright(image)
-    photo = _upright_rgb(upright)
+    turned = upright(image)
+    photo = network_photo(turned)
     mask = network_mask = _network_mask(photo, model, precision)
     if refine_edges:
         mask = _guided_refinement(photo, mask, REFINE_RADIUS, REFINE_EPS, REFINE_SHARPEN, REFINE_WORK_SIZE)
     if post_process_mask:
         mask = rembg_bg.post_process(mask)
-    if upright.has_transparency_data:
-        own_alpha = np.asarray(upright.convert("RGBA").getchannel("A"), dtype=np.uint16)
-        mask = ((mask.astype(np.uint16) * own_alpha + 127) // 255).astype(np.uint8)
+    mask = keep_own_transparency(mask, turned)
     mask_image = Image.fromarray(mask, mode="L")
     if only_mask:
         return Cutout(image=mask_image, mask=mask_image, network_mask=network_mask)
@@ -349,10 +357,7 @@ def remove_background(
         except ValueError:  # no unknown band or no sure region: like rembg, fall back to the plain cut-out
             pass
     if cutout is None:
-        # A transparent input keeps its own colours: ``photo`` has them flattened onto white for the network,
-        # which would lighten every semi-transparent pixel on top of the alpha it keeps.
-        cutout = (upright if upright.has_transparency_data else photo).convert("RGBA")
-        cutout.putalpha(mask_image)
+        cutout = with_alpha(turned, mask_image)
     if bgcolor is not None:
         cutout = rembg_bg.apply_background_color(cutout, bgcolor)
     return Cutout(image=cutout, mask=mask_image, network_mask=network_mask)

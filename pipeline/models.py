@@ -21,6 +21,7 @@ Command line::
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import os
 import shutil
@@ -33,10 +34,13 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from filelock import FileLock
 from tqdm import tqdm
+
+if TYPE_CHECKING:
+    import openvino as ov
 
 from pipeline.errors import ModelUnavailableError
 
@@ -345,6 +349,14 @@ def _ensure_file(model: ModelSpec, file: ModelFile, progress: ProgressCallback |
     raise ModelUnavailableError(
         f"{model.name} is not available offline; it downloads from {file.url} when the network allows."
     )
+
+
+@functools.cache
+def openvino_core() -> ov.Core:
+    """The process's one OpenVINO runtime, which reads and compiles every network (U²-Net and super-resolution)."""
+    import openvino as ov  # imported here: the store and its command line do not need the runtime
+
+    return ov.Core()
 
 
 def ensure_model(name: str, progress: ProgressCallback | None = None) -> Path:

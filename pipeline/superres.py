@@ -40,7 +40,7 @@ import openvino as ov
 from PIL import Image
 
 from pipeline.errors import ImageInputError, PipelineError
-from pipeline.models import ensure_model
+from pipeline.models import ensure_model, openvino_core
 
 Precision = Literal["fast", "exact"]
 ProgressCallback = Callable[[float, str], None]
@@ -113,23 +113,18 @@ def _spans(length: int, tile_size: int) -> list[_Span]:
     return spans
 
 
-@functools.cache
-def _core() -> ov.Core:
-    return ov.Core()
-
-
 # A compiled tile shape holds ~150 MB of buffers (256 px tiles): keep only the few in use, e.g. the standard
 # tiles of both networks and a recent small image.
 @functools.lru_cache(maxsize=4)
 def _compiled(model: str, factor: int, precision: Precision, height: int, width: int) -> ov.CompiledModel:
     """The network reshaped to one static tile shape and compiled (static shapes run faster than dynamic ones)."""
-    network = _core().read_model(ensure_model(model))
+    network = openvino_core().read_model(ensure_model(model))
     network.reshape({"0": [1, 3, height, width], "1": [1, 3, height * factor, width * factor]})
     # Throughput streams: one tile per core in flight, rather than one tile split across both cores.
     config: dict[str, str] = {"PERFORMANCE_HINT": "THROUGHPUT"}
     if precision == "exact":
         config["INFERENCE_PRECISION_HINT"] = "f32"
-    return _core().compile_model(network, "CPU", config)
+    return openvino_core().compile_model(network, "CPU", config)
 
 
 def _fill_hidden_colours(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:

@@ -43,10 +43,19 @@ from collections.abc import Sequence
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
-from pipeline.background import DEFAULT_MODEL, Cutout, Precision, model_mask, refine_mask
-from pipeline.intake import flatten
+from pipeline.background import (
+    DEFAULT_MODEL,
+    Cutout,
+    Precision,
+    keep_own_transparency,
+    model_mask,
+    network_photo,
+    refine_mask,
+    upright,
+    with_alpha,
+)
 
 StrokeInput = np.ndarray | Image.Image | None
 
@@ -146,9 +155,8 @@ def touch_up(
     Returns:
         The cut-out and its mask, full size. Without any stroke the mask is the prior (refined if asked).
     """
-    upright = ImageOps.exif_transpose(image)
-    # What the network and GrabCut see, as in remove_background: RGB, transparent areas flattened onto white.
-    photo = flatten(upright) if upright.has_transparency_data else upright.convert("RGB")
+    turned = upright(image)
+    photo = network_photo(turned)  # what GrabCut sees too
     keep_mask = stroke_mask(keep, photo.size)
     remove_mask = stroke_mask(remove, photo.size)
     conflicting = keep_mask & remove_mask
@@ -168,13 +176,8 @@ def touch_up(
     mask = mask.copy()
     mask[keep_mask] = 255
     mask[remove_mask] = 0
-    if upright.has_transparency_data:  # what was transparent in the photo stays so, as in remove_background
-        own_alpha = np.asarray(upright.convert("RGBA").getchannel("A"), dtype=np.uint16)
-        mask = ((mask.astype(np.uint16) * own_alpha + 127) // 255).astype(np.uint8)
-    alpha = Image.fromarray(mask, mode="L")
-    cutout = photo.convert("RGBA")
-    cutout.putalpha(alpha)
-    return Cutout(image=cutout, mask=alpha)
+    alpha = Image.fromarray(keep_own_transparency(mask, turned), mode="L")
+    return Cutout(image=with_alpha(turned, alpha), mask=alpha)
 
 
 def _resegment(rgb: np.ndarray, prior: np.ndarray, keep: np.ndarray, remove: np.ndarray, *, work_pixels: int,

@@ -242,6 +242,16 @@ def test_transparent_areas_of_the_photo_stay_transparent(cat: tuple[Image.Image,
     assert (mask[:, :40] == 0).all()
 
 
+def test_a_semi_transparent_photo_keeps_its_own_colours(cat: tuple[Image.Image, np.ndarray]) -> None:
+    """As in remove_background: the cut-out's colours are the photo's, not the network's white-flattened view."""
+    photo, prior = cat
+    with_alpha = photo.convert("RGBA")
+    with_alpha.putalpha(128)
+    cutout = touch_up(with_alpha, None, disc(photo.size, (20, 150), 10), prior=prior)
+    assert (np.asarray(cutout.image)[..., :3] == np.asarray(photo)).all()
+    assert np.asarray(cutout.mask).max() <= 128
+
+
 def test_a_stroke_on_an_empty_mask_needs_no_model_of_the_subject(cat: tuple[Image.Image, np.ndarray]) -> None:
     photo, _ = cat
     empty = np.zeros((photo.height, photo.width), np.uint8)
