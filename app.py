@@ -18,7 +18,7 @@ from typing import Any
 
 import gradio as gr
 import numpy as np
-from PIL import Image, ImageColor, ImageOps
+from PIL import Image, ImageColor
 
 from pipeline import models, superres
 from pipeline.background import (
@@ -127,6 +127,11 @@ PRECISION_CHOICES = [("Auto: fast where it keeps the model's quality", "auto"),
 PREVIEW_SIDE = 1600  # before/after views are downsized to this; the files keep full resolution
 
 
+def before_after(before: Image.Image, after: Image.Image) -> tuple[Image.Image, Image.Image]:
+    """A before/after slider's pair, at most PREVIEW_SIDE px, transparency shown over a checkerboard."""
+    return checkerboard_preview(before, PREVIEW_SIDE), checkerboard_preview(after, PREVIEW_SIDE)
+
+
 def removal_model_choices() -> list[tuple[str, str]]:
     """Every rembg session for the dropdown; those that cannot be used here say why."""
     return [(f"{info.name}: {info.description}" if info.available else f"{info.name} (unavailable: {info.note})",
@@ -172,8 +177,8 @@ def remove_photo_background(
 def cut_out_for_touch_up(*options: Any, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
     """The page's Run button: the cut-out (as ``remove_photo_background``, same inputs), then the touch-up panel
     opened on the photo, with the network's mask kept for touch-ups."""
-    outputs, photo, cutout = cut_out(*options, progress=progress)
-    canvas = checkerboard_preview(photo.image, PREVIEW_SIDE)
+    outputs, cutout = cut_out(*options, progress=progress)
+    canvas = outputs[0][0]  # the slider's "before": the photo at preview size
     session = TouchUpSession(photo=options[0], model=options[1], prior=cutout.network_mask, canvas=canvas,
                              original=outputs)
     return (*outputs, session, canvas, gr.Column(visible=True))
@@ -183,8 +188,8 @@ def cut_out(photo: str | None, model: str, precision: str, refine_edges: bool, a
             alpha_matting_foreground_threshold: float, alpha_matting_background_threshold: float,
             alpha_matting_erode_size: float, post_process_mask: bool, only_mask: bool, fill_background: bool,
             background_colour: str, background_opacity: float,
-            progress: gr.Progress) -> tuple[tuple[Any, str, str, str], LoadedImage, Cutout]:
-    """Run the cut-out; return the tab's outputs, the photo and the cut-out."""
+            progress: gr.Progress) -> tuple[tuple[Any, str, str, str], Cutout]:
+    """Run the cut-out; return the tab's outputs and the cut-out."""
     started = time.perf_counter()
     loaded = read_upload(photo)
     bgcolor = (*parse_colour(background_colour), round(background_opacity)) if fill_background else None
@@ -196,7 +201,7 @@ def cut_out(photo: str | None, model: str, precision: str, refine_edges: bool, a
         alpha_matting_erode_size=round(alpha_matting_erode_size), post_process_mask=post_process_mask,
         only_mask=only_mask, bgcolor=bgcolor)
     progress(0.9, desc="Writing the PNG")
-    return cutout_outputs(loaded, cutout, model=model, started=started, only_mask=only_mask), loaded, cutout
+    return cutout_outputs(loaded, cutout, model=model, started=started, only_mask=only_mask), cutout
 
 
 def cutout_outputs(photo: LoadedImage, cutout: Cutout, *, model: str, started: float, action: str = "Done",
@@ -210,8 +215,7 @@ def cutout_outputs(photo: LoadedImage, cutout: Cutout, *, model: str, started: f
     folder = result_folder("cutout-")
     png = save_result(cutout.image, folder, photo.name, "mask" if only_mask else "cutout", png_compress_level=1)
     mask_png = png if only_mask else save_result(cutout.mask, folder, photo.name, "mask", png_compress_level=1)
-    preview = (checkerboard_preview(photo.image, PREVIEW_SIDE),
-               checkerboard_preview(cutout.image, PREVIEW_SIDE))
+    preview = before_after(photo.image, cutout.image)
     width, height = cutout.image.size
     summary = f"{action} in {time.perf_counter() - started:.2f} s ({width}×{height} px, {model})."
     return preview, str(png), str(mask_png), summary
@@ -464,10 +468,6 @@ ANCHOR_CHOICES = [("As in the photo", "original"), ("Centre", "center"), ("Botto
                   ("Centre right", "center-right")]
 
 
-def superimpose_preview(image: Image.Image) -> Image.Image:
-    return ImageOps.contain(image, (PREVIEW_SIDE, PREVIEW_SIDE)) if max(image.size) > PREVIEW_SIDE else image
-
-
 def parse_colour(value: str | None) -> tuple[int, int, int]:
     """A colour picker's value ("#rrggbb", "rgb(...)", a CSS name) as (r, g, b)."""
     try:
@@ -527,8 +527,8 @@ def superimpose_photo(foreground: str | None, background: str | None = None, bac
     png = save_result(composite.image, folder, photo.name, "composite", "png", png_compress_level=1)
     jpeg = save_result(composite.image, folder, photo.name, "composite", "jpeg")
     width, height = composite.image.size
-    preview = (superimpose_preview(composite.before()), superimpose_preview(composite.image))
-    return preview, str(png), str(jpeg), f"Done in {time.perf_counter() - started:.2f} s ({width}×{height} px)."
+    summary = f"Done in {time.perf_counter() - started:.2f} s ({width}×{height} px)."
+    return before_after(composite.before(), composite.image), str(png), str(jpeg), summary
 
 
 def pick_sample_background(selected: gr.SelectData) -> tuple[str, str]:
