@@ -11,26 +11,16 @@ from __future__ import annotations
 
 import statistics
 import sys
-import time
 
 from gradio_client import Client, handle_file
 
-from benchmarks.harness import ROOT, launch_app, stop
+from benchmarks.harness import ROOT, launch_app, stop, timings
 from pipeline.background import remove_background
 from pipeline.intake import load_image
 
 PHOTO = ROOT / "assets" / "samples" / "astronaut.jpg"
 REPEATS = 5
 QUICK_REPEATS = 2
-
-
-def timed(call: object, repeats: int) -> list[float]:
-    seconds = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        call()  # type: ignore[operator]
-        seconds.append(time.perf_counter() - started)
-    return seconds
 
 
 def main() -> int:
@@ -42,14 +32,14 @@ def main() -> int:
         def via_api() -> None:
             client.predict(handle_file(str(PHOTO)), api_name="/remove_background")
 
-        first = timed(via_api, 1)[0]
-        warm_api = statistics.median(timed(via_api, repeats))
+        first = timings(via_api, 1)[0]
+        warm_api = statistics.median(timings(via_api, repeats))
     finally:
         stop(process)
 
     image = load_image(PHOTO).image
     remove_background(image)  # load the session, as the app's first request did
-    direct = statistics.median(timed(lambda: remove_background(image), repeats))
+    direct = statistics.median(timings(lambda: remove_background(image), repeats))
 
     print("| measure (u2net, default options, 512×512 photo) | seconds | ratio |")
     print("|---|---|---|")

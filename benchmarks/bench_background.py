@@ -20,7 +20,6 @@ import argparse
 import contextlib
 import io
 import statistics
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import numpy as np
 import rembg
 from PIL import Image
 
+from benchmarks.harness import timings
 from pipeline import models
 from pipeline.background import FAST_MODEL, model_mask, refine_mask, remove_background, resolve_precision
 
@@ -44,21 +44,15 @@ def scaled_photo(megapixels: float) -> Image.Image:
     return photo.resize((round(photo.width * factor), round(photo.height * factor)), Image.Resampling.BICUBIC)
 
 
-def seconds(work: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    work()
-    return time.perf_counter() - started
-
-
 def interleaved_medians(settings: dict[str, Callable[[], object]], runs: int) -> dict[str, float]:
     """Median seconds of each setting over ``runs`` rounds, after one untimed warm-up round."""
     for work in settings.values():
         work()
-    timings: dict[str, list[float]] = {name: [] for name in settings}
+    measured: dict[str, list[float]] = {name: [] for name in settings}
     for _ in range(runs):
         for name, work in settings.items():
-            timings[name].append(seconds(work))
-    return {name: statistics.median(values) for name, values in timings.items()}
+            measured[name] += timings(work, 1)
+    return {name: statistics.median(values) for name, values in measured.items()}
 
 
 def speed(sizes: tuple[int, ...] = MEGAPIXELS, runs: int = RUNS) -> None:
@@ -93,10 +87,9 @@ def speed(sizes: tuple[int, ...] = MEGAPIXELS, runs: int = RUNS) -> None:
     for megapixels in sizes:
         photo = scaled_photo(megapixels)
         mask = model_mask(photo)
-        refine = statistics.median(seconds(lambda photo=photo, mask=mask: refine_mask(photo, mask))
-                                   for _ in range(runs))
+        refine = statistics.median(timings(lambda photo=photo, mask=mask: refine_mask(photo, mask), runs))
         with contextlib.redirect_stdout(io.StringIO()):  # pymatting may print solver warnings into the table
-            matting = seconds(lambda photo=photo: rembg.remove(photo, session=session, alpha_matting=True))
+            matting = timings(lambda photo=photo: rembg.remove(photo, session=session, alpha_matting=True), 1)[0]
         print(f"| {megapixels} MP | {refine:.2f} | {matting:.1f} | {matting / refine:.0f}× |", flush=True)
 
 

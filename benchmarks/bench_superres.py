@@ -24,6 +24,7 @@ import psutil
 import skimage.data
 from PIL import Image
 
+from benchmarks.harness import best_of
 from pipeline import superres
 from pipeline.intake import encode_image
 
@@ -38,18 +39,6 @@ def photo(width: int, height: int, alpha: bool = False) -> Image.Image:
         radius = np.hypot(x - width / 2, y - height / 2) / (min(width, height) / 2.5)
         image.putalpha(Image.fromarray(np.clip((1.1 - radius) * 255 * 5, 0, 255).astype(np.uint8)))
     return image
-
-
-def best_of(runs: int, work: object, *, warm_up: bool = False) -> float:
-    """The fastest of ``runs`` timed calls (after one untimed call that compiles shapes, when ``warm_up``)."""
-    if warm_up:
-        work()  # type: ignore[operator]
-    timings = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        work()  # type: ignore[operator]
-        timings.append(time.perf_counter() - started)
-    return min(timings)
 
 
 def model_only_seconds(image: Image.Image, scale: int, precision: superres.Precision,

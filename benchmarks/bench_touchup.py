@@ -13,7 +13,6 @@ model's mask being corrected) is computed beforehand, as the app keeps it. Basel
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 import skimage.data
 from PIL import Image
 
+from benchmarks.harness import best_of
 from pipeline.background import model_mask, remove_background
 from pipeline.touchup import GRABCUT_ITERATIONS, WORK_PIXELS, touch_up
 
@@ -29,15 +29,6 @@ CAT = Path(__file__).resolve().parent.parent / "assets" / "samples" / "chelsea.j
 SIZES = {"1 MP": 1_000_000, "12 MP": 12_000_000}
 RUNS = 2
 SMALLER_WORK_PIXELS = 500_000  # the price of GrabCut's resolution, for comparison
-
-
-def best_of(runs: int, work: Callable[[], object]) -> float:
-    timings = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        work()
-        timings.append(time.perf_counter() - started)
-    return min(timings)
 
 
 def disc(size: tuple[int, int], centre: tuple[float, float]) -> np.ndarray:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,3 +57,20 @@ def stop(process: subprocess.Popen) -> None:
         process.wait(timeout=20)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+def timings(work: Callable[[], object], runs: int) -> list[float]:
+    """Seconds taken by each of ``runs`` calls of ``work``."""
+    seconds = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        work()
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+def best_of(runs: int, work: Callable[[], object], *, warm_up: bool = False) -> float:
+    """The fastest of ``runs`` timed calls (after one untimed call, e.g. to compile shapes, when ``warm_up``)."""
+    if warm_up:
+        work()
+    return min(timings(work, runs))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ROOT, SAMPLES
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
@@ -17,9 +18,6 @@ from PIL import Image
 from pipeline.background import remove_background
 from pipeline.batch import batch_cutouts, photos_in
 from pipeline.intake import load_image
-
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "assets" / "samples"
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from conftest import BACKGROUNDS, SAMPLES, download, save_screenshot
 from PIL import Image
 from playwright.sync_api import expect
 
+from benchmarks.bench_quality import psnr
 from pipeline.background import remove_background
 from pipeline.compose import compose
 from pipeline.intake import load_image
@@ -29,11 +30,6 @@ def open_tab(page, name: str) -> None:
 def upload(page, elem_id: str, path: Path) -> None:
     page.locator(f"#{elem_id} input[type=file]").first.set_input_files(str(path))
     page.locator(f"#{elem_id} img").first.wait_for()  # the upload has landed and is shown
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float(10 * np.log10(255**2 / mse))
 
 
 def test_remove_example_then_chain_to_enhance_and_superimpose(page, tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 import openvino as ov
 import pytest
 import skimage.data
+from conftest import SAMPLES
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image, ImageFilter
@@ -25,8 +26,6 @@ from pipeline import superres
 from pipeline.intake import load_image
 from pipeline.models import ensure_model
 from tests.corpus import write_corpus
-
-SAMPLES = Path(__file__).resolve().parent.parent / "assets" / "samples"
 
 
 def reference_upscale(pixels: np.ndarray, scale: int) -> np.ndarray:
