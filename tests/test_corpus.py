@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SAMPLES
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
@@ -25,7 +26,6 @@ from pipeline.compose import compose
 from pipeline.errors import ImageInputError
 from pipeline.intake import load_image
 from pipeline.superres import UpscaleTooLargeError, upscale
-from tests.conftest import SAMPLES
 from tests.corpus import Case, write_corpus
 
 MODEL = "u2netp"
