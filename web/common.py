@@ -1,0 +1,127 @@
+"""What every tab of the web shell shares: raw uploads into the intake, friendly errors, result files, previews."""
+
+from __future__ import annotations
+
+import functools
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+from PIL import Image, ImageColor
+
+from pipeline.background import Cutout, checkerboard_preview
+from pipeline.errors import PipelineError
+from pipeline.intake import LoadedImage, load_image, save_result
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+# The bundled sample photos every tab offers as examples (licences in assets/LICENSES.md).
+SAMPLE_PHOTOS = [(ASSETS / "samples" / name, label) for name, label in
+                 (("astronaut.jpg", "Person"), ("coffee.jpg", "Product"), ("chelsea.jpg", "Pet"),
+                  ("rocket.jpg", "Object"))]
+
+
+def photo_input(label: str = "Photo", **kwargs: Any) -> gr.Image:
+    """An image input that hands the uploaded file to ``pipeline.intake`` untouched.
+
+    ``gr.Image`` opens every upload with Pillow before the event runs, so a corrupt, empty or bomb-sized
+    file would end in a bare "Error"; here the intake reads it and says what is wrong. The file is also
+    kept as uploaded (EXIF orientation, 16-bit samples, transparency), not re-encoded. (Overridden on the
+    instance: a subclass of a Gradio component makes Gradio write a .pyi stub beside this file.)
+    """
+    component = gr.Image(label=label, type="filepath", image_mode=None, **kwargs)
+
+    def raw_upload_path(payload: Any) -> str | None:
+        if payload is None:
+            return None
+        if payload.url and payload.url.startswith("data:"):
+            return gr.Image.preprocess(component, payload)
+        return payload.path
+
+    component.preprocess = raw_upload_path  # type: ignore[method-assign]
+    return component
+
+
+def friendly_errors(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """Show a pipeline error as a message to the user instead of a traceback."""
+
+    @functools.wraps(handler)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return handler(*args, **kwargs)
+        except PipelineError as error:
+            raise gr.Error(error.message, print_exception=False) from None
+
+    return wrapper
+
+
+def read_upload(path: str | None, what: str = "a photo") -> LoadedImage:
+    """Load an uploaded file through the intake; notes (e.g. "first frame only") become warnings."""
+    if not path:
+        raise gr.Error(f"Please upload {what} first.", print_exception=False)
+    loaded = load_image(path)
+    for note in loaded.notes:
+        gr.Warning(note)
+    return loaded
+
+
+def result_folder(prefix: str) -> Path:
+    """A new folder for one request's result files, inside Gradio's cache: they are served from there without
+    another copy, and deleted with the cache (``delete_cache``)."""
+    cache = Path(gr.utils.get_upload_folder())
+    cache.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=cache))
+
+
+def send_result(tab_id: str) -> Callable[[str | None], tuple[str, gr.Tabs]]:
+    """A click handler that carries a result file (full resolution, alpha kept) to another tab and opens it."""
+
+    def send(path: str | None) -> tuple[str, gr.Tabs]:
+        if not path:
+            raise gr.Error("There is no result to send yet: run this tab first.", print_exception=False)
+        return path, gr.Tabs(selected=tab_id)
+
+    return send
+
+
+
+PRECISION_CHOICES = [("Auto: fast where it keeps the model's quality", "auto"),
+                     ("Fast (bf16 on CPUs that have it)", "fast"), ("Exact (f32: rembg's own mask)", "exact")]
+PREVIEW_SIDE = 1600  # before/after views are downsized to this; the files keep full resolution
+
+
+def before_after(before: Image.Image, after: Image.Image) -> tuple[Image.Image, Image.Image]:
+    """A before/after slider's pair, at most PREVIEW_SIDE px, transparency shown over a checkerboard."""
+    return checkerboard_preview(before, PREVIEW_SIDE), checkerboard_preview(after, PREVIEW_SIDE)
+
+
+
+def cutout_outputs(photo: LoadedImage, cutout: Cutout, *, model: str, started: float, action: str = "Done",
+                   only_mask: bool = False) -> tuple[Any, str, str, str]:
+    """The Remove background tab's outputs for a cut-out of ``photo``.
+
+    Returns the before/after pair (over a checkerboard, downsized), the full-resolution PNG and mask PNG,
+    and a summary with the time since ``started``.
+    """
+    # Compression level 1 writes a 12 MP PNG several times faster than the default.
+    folder = result_folder("cutout-")
+    png = save_result(cutout.image, folder, photo.name, "mask" if only_mask else "cutout", png_compress_level=1)
+    mask_png = png if only_mask else save_result(cutout.mask, folder, photo.name, "mask", png_compress_level=1)
+    preview = before_after(photo.image, cutout.image)
+    width, height = cutout.image.size
+    summary = f"{action} in {time.perf_counter() - started:.2f} s ({width}×{height} px, {model})."
+    return preview, str(png), str(mask_png), summary
+
+
+
+def parse_colour(value: str | None) -> tuple[int, int, int]:
+    """A colour picker's value ("#rrggbb", "rgb(...)", a CSS name) as (r, g, b)."""
+    try:
+        return ImageColor.getrgb(value or "")[:3]  # type: ignore[return-value]
+    except ValueError:
+        raise gr.Error(f"“{value}” is not a colour; pick one with the colour picker.", print_exception=False) from None
+
+
+
