@@ -11,7 +11,10 @@ from __future__ import annotations
 import io
 import os
 import re
+import struct
 import warnings
+import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -23,6 +26,7 @@ from pipeline.errors import ImageInputError
 
 DEFAULT_MAX_PIXELS = 40_000_000
 MAX_PIXELS = int(os.environ.get("BACKDROP_MAX_PIXELS", DEFAULT_MAX_PIXELS))
+MAX_UPLOAD_BYTES = 100 * 1024 * 1024  # an upload's size limit, UI and HTTP API alike: a 40 MP PNG fits
 
 # Pillow warns past MAX_IMAGE_PIXELS and refuses past twice that. Our own limit is checked first with a
 # friendlier message; Pillow's guard stays as the backstop for files whose header lies.
@@ -184,17 +188,65 @@ def flatten(image: Image.Image, background: RGBColor = (255, 255, 255)) -> Image
     return canvas
 
 
+_PNG_COLOUR_TYPES = {"L": 0, "LA": 4, "RGB": 2, "RGBA": 6}  # the 8-bit modes _encode_png writes
+_PNG_STRIP_BYTES = 4 * 2**20  # filtered bytes per strip deflated on its own thread
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _deflate_in_strips(data: memoryview, level: int) -> bytes:
+    """One zlib stream of ``data``, its strips deflated in parallel as pigz does: every strip but the last ends on
+    a sync flush, so their raw deflate blocks join into one valid stream (zlib releases the GIL meanwhile)."""
+    strips = [data[start:start + _PNG_STRIP_BYTES] for start in range(0, len(data), _PNG_STRIP_BYTES)]
+
+    def deflate(index: int) -> bytes:
+        compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
+        end = zlib.Z_FINISH if index == len(strips) - 1 else zlib.Z_SYNC_FLUSH
+        return compressor.compress(strips[index]) + compressor.flush(end)
+
+    with ThreadPoolExecutor(min(len(strips), os.cpu_count() or 1)) as pool:
+        blocks = list(pool.map(deflate, range(len(strips))))
+    return b"\x78\x01" + b"".join(blocks) + struct.pack(">I", zlib.adler32(data))
+
+
+def _encode_png(image: Image.Image, level: int) -> bytes:
+    """An 8-bit L/LA/RGB/RGBA image as PNG, every row with the "Up" filter, deflated on every core.
+
+    Written here because Pillow and OpenCV filter adaptively and deflate on one thread: ~2 s of CPU for a 12 MP
+    cut-out at level 1. The Up filter is one numpy subtraction, and strips deflate in parallel: 0.8 s of CPU,
+    about half that in wall time on 2 cores, in a file no larger (13.4 MB against Pillow's 14.9 MB there).
+    """
+    pixels = np.asarray(image)
+    height, width = image.height, image.width
+    rows = pixels.reshape(height, -1)
+    filtered = np.empty((height, rows.shape[1] + 1), np.uint8)
+    filtered[:, 0] = 2  # filter type Up: each byte minus the one above it (the first row: minus zero)
+    filtered[0, 1:] = rows[0]
+    np.subtract(rows[1:], rows[:-1], out=filtered[1:, 1:])
+    header = struct.pack(">IIBBBBB", width, height, 8, _PNG_COLOUR_TYPES[image.mode], 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header)
+            + _png_chunk(b"IDAT", _deflate_in_strips(memoryview(filtered).cast("B"), level))
+            + _png_chunk(b"IEND", b""))
+
+
 def encode_image(image: Image.Image, fmt: OutputFormat = "png", *,
                  jpeg_background: RGBColor = (255, 255, 255), quality: int = 92, png_compress_level: int = 6) -> bytes:
-    """Encode a result: PNG and WebP keep alpha (WebP losslessly), JPEG is flattened onto a colour.
+    """Encode a result: PNG and WebP keep alpha, both losslessly; JPEG is flattened onto a colour.
 
-    ``png_compress_level`` 1 writes large PNGs 3–5× faster than the default 6, in files ~15% larger.
+    ``png_compress_level`` 1 writes large PNGs 3–5× faster than the default 6, in files ~15% larger. WebP is
+    lossless at its fastest effort (method 0): for a 12 MP cut-out about as quick to write as the PNG at level 1,
+    and a quarter of its size, partly because the colour under fully transparent pixels, which nothing shows, is
+    not kept (libwebp's default); higher efforts save up to half as much again for ~5× the time.
     """
+    if fmt == "png" and image.mode in _PNG_COLOUR_TYPES:
+        return _encode_png(image, png_compress_level)
     buffer = io.BytesIO()
     if fmt == "png":
         image.save(buffer, "PNG", optimize=False, compress_level=png_compress_level)
     elif fmt == "webp":
-        image.save(buffer, "WEBP", lossless=image.mode == "RGBA", quality=quality)
+        image.save(buffer, "WEBP", lossless=True, method=0, quality=0)
     elif fmt == "jpeg":
         flatten(image, jpeg_background).save(buffer, "JPEG", quality=quality, subsampling=0)
     else:

@@ -219,3 +219,68 @@ def test_jpeg_flattens_onto_the_chosen_colour(tmp_path: Path) -> None:
     decoded = np.asarray(Image.open(path)).astype(int)
     assert np.abs(decoded[7, 7] - [0, 0, 255]).max() <= 8          # transparent → the colour
     assert np.abs(decoded[4, 4] - [200, 30, 40]).max() <= 8        # opaque → the subject
+
+
+def natural_cutout(width: int, height: int) -> Image.Image:
+    """A photo-like RGBA cut-out: a sample photo scaled, with grain, and a soft-edged subject."""
+    import skimage.data
+
+    photo = np.asarray(Image.fromarray(skimage.data.astronaut()).resize((width, height)), np.int16)
+    photo = np.clip(photo + np.random.default_rng(1).integers(-3, 4, photo.shape), 0, 255).astype(np.uint8)
+    y, x = np.mgrid[0:height, 0:width]
+    alpha = np.clip((1.2 - np.hypot(x / width - 0.5, y / height - 0.5) * 3) * 255, 0, 255).astype(np.uint8)
+    return Image.fromarray(np.dstack([photo, alpha]), "RGBA")
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA"])
+@pytest.mark.parametrize("size", [(1, 1), (1, 300), (300, 1), (1300, 1100)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_png_writer_round_trips_through_pillow_and_opencv(mode: str, size: tuple[int, int]) -> None:
+    """Our PNG writer (Up filter, strips deflated in parallel: 1300×1100 RGBA spans two strips) decodes exactly,
+    by Pillow and by OpenCV's libpng alike."""
+    import cv2
+
+    image = natural_cutout(*size).convert(mode)
+    for level in (1, 6):
+        data = encode_image(image, "png", png_compress_level=level)
+        decoded = Image.open(io.BytesIO(data))
+        assert decoded.mode == mode and decoded.size == size
+        assert (np.asarray(decoded) == np.asarray(image)).all()
+        by_opencv = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        expected = np.asarray(image)
+        if mode in ("RGB", "RGBA"):
+            by_opencv = cv2.cvtColor(by_opencv, cv2.COLOR_BGR2RGB if mode == "RGB" else cv2.COLOR_BGRA2RGBA)
+        if mode != "LA":  # OpenCV reads grey + alpha as BGRA
+            assert (by_opencv.reshape(expected.shape) == expected).all()
+
+
+def test_png_writer_is_no_larger_than_pillows() -> None:
+    image = natural_cutout(1600, 1200)
+    ours = len(encode_image(image, "png", png_compress_level=1))
+    assert ours <= 1.05 * len(saved(image, "PNG", compress_level=1))
+
+
+def test_webp_is_lossless_where_visible_and_smaller_than_png() -> None:
+    image = natural_cutout(800, 600)
+    decoded = np.asarray(Image.open(io.BytesIO(data := encode_image(image, "webp"))))
+    original = np.asarray(image)
+    visible = original[..., 3] > 0
+    assert decoded.shape == original.shape
+    assert (decoded[..., 3] == original[..., 3]).all()
+    assert (decoded[visible] == original[visible]).all()  # only colour under alpha 0 may differ
+    assert len(data) < 0.8 * len(encode_image(image, "png", png_compress_level=1))
+    opaque = image.convert("RGB")  # a composite: lossless too
+    assert (np.asarray(Image.open(io.BytesIO(encode_image(opaque, "webp")))) == np.asarray(opaque)).all()
+
+
+@pytest.mark.parametrize("fmt", ["png", "webp"])
+def test_downloads_of_an_exif_rotated_photo_are_upright_without_orientation_tag(fmt: str) -> None:
+    stored = np.asarray(natural_cutout(64, 48).convert("RGB"))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned 90° clockwise
+    loaded = load_image(saved(Image.fromarray(stored), "JPEG", quality=95, exif=exif.tobytes()))
+    decoded = Image.open(io.BytesIO(encode_image(loaded.image, fmt)))
+    assert decoded.size == (48, 64)
+    assert decoded.getexif().get(0x0112, 1) == 1  # no viewer turns it again
+    assert (np.asarray(decoded) == np.asarray(loaded.image)).all()
+    error = {turns: np.abs(np.asarray(decoded, int) - np.rot90(stored, turns)).mean() for turns in (-1, 1)}
+    assert error[-1] < 8 and error[1] > 3 * error[-1]  # JPEG noise only; turned the other way it would not match
