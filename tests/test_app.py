@@ -8,9 +8,11 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from gradio_client import Client
+import numpy as np
+from gradio_client import Client, handle_file
 from mcp import ClientSession, types
 from mcp.client.streamable_http import streamable_http_client
+from PIL import Image
 
 from pipeline import models
 
@@ -74,3 +76,39 @@ def test_mcp_server_lists_the_tools_and_runs_them_offline(app_url: str) -> None:
     assert not called.isError
     text = "".join(part.text for part in called.content if isinstance(part, types.TextContent))
     assert "u2netp" in text and "single-image-super-resolution-1032-fp32" in text
+
+
+def test_webp_downloads_and_light_previews(app_url: str, eval_dir: Path, tmp_path: Path) -> None:
+    """WebP beside PNG on Remove and Superimpose (lossless where visible, smaller, upright for an EXIF-rotated
+    upload); previews are JPEG at most PREVIEW_SIDE px while the files keep full resolution."""
+    client = Client(app_url, verbose=False)
+    stored = Image.open(eval_dir / "grabcut" / "images" / "person1.jpg").convert("RGB")  # 600×450
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned 90° clockwise: upright it is 450×600
+    rotated = tmp_path / "rotated.jpg"
+    stored.save(rotated, quality=95, exif=exif.tobytes())
+
+    runs = {fmt: client.predict(handle_file(str(rotated)), file_format=fmt, api_name="/remove_background")
+            for fmt in ("png", "webp")}
+    (before, after), webp, mask_png, _ = runs["webp"]
+    assert Path(webp).name == "rotated-cutout.webp" and Path(mask_png).suffix == ".png"
+    for preview in (before, after):
+        with Image.open(preview) as shown:
+            assert shown.format == "JPEG" and shown.size == (450, 600)
+    with Image.open(webp) as served_webp, Image.open(runs["webp"][2]) as mask, Image.open(runs["png"][1]) as png:
+        assert served_webp.format == "WEBP" and served_webp.size == (450, 600) and served_webp.mode == "RGBA"
+        assert served_webp.getexif().get(0x0112, 1) == 1
+        lossless, reference = np.asarray(served_webp), np.asarray(png)
+        assert np.array_equal(lossless[..., 3], reference[..., 3])
+        assert np.array_equal(np.asarray(mask), reference[..., 3])
+        visible = reference[..., 3] > 0
+        assert np.array_equal(lossless[visible], reference[visible])  # only colour under alpha 0 may go
+    assert Path(webp).stat().st_size < Path(runs["png"][1]).stat().st_size
+
+    composites = {fmt: client.predict(handle_file(str(rotated)), None, "color", "#3366ff", file_format=fmt,
+                                      api_name="/superimpose") for fmt in ("png", "webp")}
+    (_, after), webp, jpeg, _ = composites["webp"]
+    assert Path(webp).suffix == ".webp" and Path(jpeg).suffix == ".jpg"
+    with Image.open(webp) as served_webp, Image.open(composites["png"][1]) as png, Image.open(after) as shown:
+        assert served_webp.format == "WEBP" and shown.format == "JPEG" and served_webp.size == png.size == (450, 600)
+        assert np.array_equal(np.asarray(served_webp.convert("RGB")), np.asarray(png.convert("RGB")))

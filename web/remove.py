@@ -9,7 +9,9 @@ import gradio as gr
 
 from pipeline.background import DEFAULT_MODEL, Cutout, list_models, remove_background
 from web.common import (
+    DOWNLOAD_FORMATS,
     PRECISION_CHOICES,
+    PREVIEW_FORMAT,
     SAMPLE_PHOTOS,
     cutout_outputs,
     friendly_errors,
@@ -32,7 +34,7 @@ def remove_photo_background(
     alpha_matting: bool = False, alpha_matting_foreground_threshold: float = 240,
     alpha_matting_background_threshold: float = 10, alpha_matting_erode_size: float = 10,
     post_process_mask: bool = False, only_mask: bool = False, fill_background: bool = False,
-    background_colour: str = "#ffffff", background_opacity: float = 255,
+    background_colour: str = "#ffffff", background_opacity: float = 255, file_format: str = "png",
     progress: gr.Progress = gr.Progress(),  # noqa: B008
 ) -> tuple[Any, str, str, str]:
     """Remove the background of a photo with rembg's U²-Net models (run on OpenVINO).
@@ -51,14 +53,16 @@ def remove_photo_background(
         fill_background: fill the background with background_colour instead of leaving it transparent.
         background_colour: the fill colour, e.g. "#ffffff".
         background_opacity: the fill's opacity, 0–255.
+        file_format: the cut-out file's format: "png" or "webp" (lossless, about a quarter of the size; the colour
+            under fully transparent pixels is not kept).
 
     Returns:
-        The original and the cut-out (over a checkerboard) for comparison, the full-resolution cut-out as a
-        PNG with its alpha, the mask as a PNG, and the time taken.
+        The original and the cut-out (over a checkerboard, JPEG) for comparison, the full-resolution cut-out as a
+        PNG (or WebP) with its alpha, the mask as a PNG, and the time taken.
     """
     return cut_out(photo, model, precision, refine_edges, alpha_matting, alpha_matting_foreground_threshold,
                    alpha_matting_background_threshold, alpha_matting_erode_size, post_process_mask, only_mask,
-                   fill_background, background_colour, background_opacity, progress=progress)[0]
+                   fill_background, background_colour, background_opacity, file_format, progress=progress)[0]
 
 
 @friendly_errors
@@ -75,7 +79,7 @@ def cut_out_for_touch_up(*options: Any, progress: gr.Progress = gr.Progress()) -
 def cut_out(photo: str | None, model: str, precision: str, refine_edges: bool, alpha_matting: bool,
             alpha_matting_foreground_threshold: float, alpha_matting_background_threshold: float,
             alpha_matting_erode_size: float, post_process_mask: bool, only_mask: bool, fill_background: bool,
-            background_colour: str, background_opacity: float,
+            background_colour: str, background_opacity: float, file_format: str,
             progress: gr.Progress) -> tuple[tuple[Any, str, str, str], Cutout]:
     """Run the cut-out; return the tab's outputs and the cut-out."""
     started = time.perf_counter()
@@ -88,15 +92,16 @@ def cut_out(photo: str | None, model: str, precision: str, refine_edges: bool, a
         alpha_matting_background_threshold=round(alpha_matting_background_threshold),
         alpha_matting_erode_size=round(alpha_matting_erode_size), post_process_mask=post_process_mask,
         only_mask=only_mask, bgcolor=bgcolor)
-    progress(0.9, desc="Writing the PNG")
-    return cutout_outputs(loaded, cutout, model=model, started=started, only_mask=only_mask), cutout
+    progress(0.9, desc=f"Writing the {'WebP' if file_format == 'webp' else 'PNG'}")
+    return cutout_outputs(loaded, cutout, model=model, started=started, only_mask=only_mask,
+                          file_format="webp" if file_format == "webp" else "png"), cutout
 
 
 
 def remove_background_tab() -> gr.File:
     """The Remove background tab; returns the file component holding the cut-out PNG, for other tabs to take."""
     gr.Markdown("Cut the subject out of a photo with rembg's U²-Net models, run on OpenVINO. "
-                "The PNG keeps the full resolution and the transparency.")
+                "The download (PNG, or lossless WebP) keeps the full resolution and the transparency.")
     with gr.Row():
         with gr.Column():
             photo = photo_input("Photo", elem_id="remove-photo")
@@ -120,15 +125,17 @@ def remove_background_tab() -> gr.File:
             run = gr.Button("Remove background", variant="primary", elem_id="remove-run")
             panel = touch_up_panel()
         with gr.Column():
-            comparison = gr.ImageSlider(label="Original ↔ cut-out", type="pil", format="png",
+            comparison = gr.ImageSlider(label="Original ↔ cut-out", type="pil", format=PREVIEW_FORMAT,
                                         elem_id="remove-comparison")
-            cutout_file = gr.File(label="Cut-out (full-resolution PNG with transparency)", elem_id="remove-file")
+            file_format = gr.Radio(DOWNLOAD_FORMATS, value="png", label="Download format", elem_id="remove-format")
+            cutout_file = gr.File(label="Cut-out (full resolution, transparency kept)", elem_id="remove-file")
             # image_mode=None: read back for Reset as the file it is, not re-encoded.
             mask = gr.Image(label="Mask", type="filepath", format="png", image_mode=None, interactive=False)
             timing = gr.Markdown(label="Time taken", elem_id="remove-timing")
     results = [comparison, cutout_file, mask, timing]
     options = [photo, model, precision, refine_edges, alpha_matting, foreground_threshold, background_threshold,
-               erode_size, post_process, only_mask, fill_background, background_colour, background_opacity]
+               erode_size, post_process, only_mask, fill_background, background_colour, background_opacity,
+               file_format]
     run.click(cut_out_for_touch_up, options, [*results, panel.session, panel.editor, panel.column],
               api_visibility="private")
     gr.Examples([[str(path)] for path, _ in SAMPLE_PHOTOS], [photo], results, remove_photo_background,

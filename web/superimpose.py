@@ -12,7 +12,18 @@ from PIL import Image
 from pipeline.background import AVAILABLE_MODELS, DEFAULT_MODEL
 from pipeline.compose import DEFAULT_BLUR_STRENGTH, ShadowOptions, compose
 from pipeline.intake import save_result
-from web.common import ASSETS, before_after, friendly_errors, parse_colour, photo_input, read_upload, result_folder
+from web.common import (
+    ASSETS,
+    DOWNLOAD_FORMATS,
+    PREVIEW_FORMAT,
+    before_after,
+    friendly_errors,
+    in_parallel,
+    parse_colour,
+    photo_input,
+    read_upload,
+    result_folder,
+)
 
 SAMPLE_BACKGROUNDS = sorted((ASSETS / "backgrounds").glob("*.jpg"))
 # Example pairs for the Superimpose tab: (sample photo, sample background).
@@ -33,7 +44,7 @@ def superimpose_photo(foreground: str | None, background: str | None = None, bac
                       output_size: str = "background", size_percent: float = 0, anchor: str = "original",
                       offset_x: float = 0, offset_y: float = 0, feather: float = 0, shadow: bool = False,
                       shadow_opacity: float = 0.5, shadow_blur: float = 12, shadow_x: float = 12,
-                      shadow_y: float = 16, model: str = DEFAULT_MODEL,
+                      shadow_y: float = 16, model: str = DEFAULT_MODEL, file_format: str = "png",
                       progress: gr.Progress = gr.Progress()) -> tuple[Any, str, str, str]:  # noqa: B008
     """Put the subject of a photo (or of an RGBA cut-out) on a new background.
 
@@ -56,9 +67,11 @@ def superimpose_photo(foreground: str | None, background: str | None = None, bac
         shadow_x: the shadow's shift to the right in pixels.
         shadow_y: the shadow's shift down in pixels.
         model: the background-removal model used when the foreground is a photo.
+        file_format: the lossless file's format: "png" or "webp" (lossless, smaller).
 
     Returns:
-        Before/after preview, the composite as a full-resolution PNG and JPEG, and the time taken.
+        Before/after preview (JPEG), the composite at full resolution losslessly (PNG or WebP) and as a JPEG, and
+        the time taken.
     """
     started = time.perf_counter()
     photo = read_upload(foreground, "a foreground photo or cut-out")
@@ -75,11 +88,14 @@ def superimpose_photo(foreground: str | None, background: str | None = None, bac
         shadow=ShadowOptions(offset=(round(shadow_x or 0), round(shadow_y or 0)), blur=shadow_blur,
                              opacity=shadow_opacity) if shadow else None)
     folder = result_folder("superimpose-")
-    png = save_result(composite.image, folder, photo.name, "composite", "png", png_compress_level=1)
-    jpeg = save_result(composite.image, folder, photo.name, "composite", "jpeg")
+    lossless = "webp" if file_format == "webp" else "png"
+    file, jpeg, preview = in_parallel(
+        lambda: save_result(composite.image, folder, photo.name, "composite", lossless, png_compress_level=1),
+        lambda: save_result(composite.image, folder, photo.name, "composite", "jpeg"),
+        lambda: before_after(composite.before(), composite.image))
     width, height = composite.image.size
     summary = f"Done in {time.perf_counter() - started:.2f} s ({width}×{height} px)."
-    return before_after(composite.before(), composite.image), str(png), str(jpeg), summary
+    return preview, str(file), str(jpeg), summary
 
 
 def pick_sample_background(selected: gr.SelectData) -> tuple[str, str]:
@@ -130,9 +146,12 @@ def superimpose_tab() -> gr.Image:
             model = gr.Dropdown(list(AVAILABLE_MODELS), value=DEFAULT_MODEL, label="Cut-out model (for photos)")
             run = gr.Button("Superimpose", variant="primary", elem_id="superimpose-run")
         with gr.Column():
-            comparison = gr.ImageSlider(label="Before / after", type="pil", elem_id="superimpose-comparison")
+            comparison = gr.ImageSlider(label="Before / after", type="pil", format=PREVIEW_FORMAT,
+                                        elem_id="superimpose-comparison")
+            file_format = gr.Radio(DOWNLOAD_FORMATS, value="png", label="Lossless download format",
+                                   elem_id="superimpose-format")
             with gr.Row():
-                png = gr.File(label="PNG (full resolution)", elem_id="superimpose-png")
+                png = gr.File(label="PNG or WebP (full resolution)", elem_id="superimpose-png")
                 jpeg = gr.File(label="JPEG (full resolution)", elem_id="superimpose-jpeg")
             timing = gr.Markdown(label="Time taken", elem_id="superimpose-timing")
 
@@ -142,7 +161,8 @@ def superimpose_tab() -> gr.Image:
                    concurrency_limit=None)
     run.click(superimpose_photo,
               [foreground, background, background_kind, colour, blur_strength, fit, output_size, size_percent,
-               anchor, offset_x, offset_y, feather, shadow, shadow_opacity, shadow_blur, shadow_x, shadow_y, model],
+               anchor, offset_x, offset_y, feather, shadow, shadow_opacity, shadow_blur, shadow_x, shadow_y, model,
+               file_format],
               [comparison, png, jpeg, timing], api_name="superimpose")
     gr.Examples([[str(ASSETS / "samples" / photo), str(ASSETS / "backgrounds" / backdrop)]
                  for photo, backdrop in SUPERIMPOSE_EXAMPLES],
