@@ -7,8 +7,14 @@ same ``.onnx`` file. Precisions:
 - ``"exact"``: f32 throughout; the mask is ``rembg.remove(..., only_mask=True)``'s within a grey level (but for
   one or two pixels of a few photos, which differ by 2: rembg truncates the network's output to 8 bits).
 - ``"fast"``: OpenVINO's CPU default, bf16 where the CPU has it: the network runs 2–4× faster than at f32.
-- ``"auto"`` (default): ``"fast"`` for the models whose quality it keeps on ``../shared/eval`` (IoU and MAE
-  within 0.005 of ``"exact"`` on DAVIS-dev and GrabCut), ``"exact"`` for the others (see :data:`FAST_KEEPS_QUALITY`).
+- ``"int8"``: the network quantized to INT8 by NNCF on this machine (:mod:`pipeline.quantize`; built on first
+  use, or in the background at start-up).
+- ``"auto"`` (default): ``"int8"`` once built, for the models whose quality it keeps on ``../shared/eval`` (IoU and
+  MAE within 0.005 of ``"exact"`` on DAVIS-dev and GrabCut, :data:`INT8_KEEPS_QUALITY`); else ``"fast"`` where that
+  keeps it (:data:`FAST_KEEPS_QUALITY`); else ``"exact"``.
+
+At every precision but ``"exact"``, U²-Net's pre- and post-processing are rembg's made quicker for large photos
+(:func:`_quick_u2net_mask`); at ``"exact"`` they are rembg's own.
 
 Sessions are built once per (model, precision) and process, shared between threads, and only the
 :data:`SESSION_CACHE_SIZE` most recently used are kept in memory.
@@ -24,6 +30,7 @@ From a script::
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -33,26 +40,35 @@ from typing import Literal
 
 import cv2
 import numpy as np
+import onnxruntime
 from PIL import ExifTags, Image, ImageOps
 from rembg import bg as rembg_bg
 from rembg.sessions import sessions as rembg_sessions
 from rembg.sessions.base import BaseSession
 
-from pipeline import models
+from pipeline import matting, models, quantize
 from pipeline.errors import ModelUnavailableError
 from pipeline.intake import flatten
+from pipeline.matting import Decontaminate
 
-Precision = Literal["auto", "fast", "exact"]
+Precision = Literal["auto", "fast", "exact", "int8"]
+ResolvedPrecision = Literal["fast", "exact", "int8"]
 RGBAColor = tuple[int, int, int, int]
 
 DEFAULT_MODEL = "u2net"
 FAST_MODEL = "u2netp"
-SESSION_CACHE_SIZE = 3  # u2net at both precisions and u2netp stay warm
+SESSION_CACHE_SIZE = 3  # u2net at two precisions (e.g. fast until its INT8 network is ready, then int8) and u2netp
 
 # Models whose "fast" precision keeps quality on ../shared/eval (mean IoU and MAE within 0.005 of "exact").
 # u2net: IoU −0.0002 / −0.0004, MAE −0.0001 / −0.0002 (DAVIS-dev / GrabCut). u2netp is not among them: bf16
 # costs it 0.009 IoU on DAVIS-dev. Models not measured stay at "exact" by default.
 FAST_KEEPS_QUALITY = frozenset({"u2net"})
+# Models whose INT8 network (pipeline.quantize's recipe) keeps quality on ../shared/eval, by the same bound, as
+# benchmarks.bench_quality measures it: u2net IoU +0.0023 / −0.0024, MAE −0.0004 / −0.0003 (DAVIS-dev / GrabCut).
+INT8_KEEPS_QUALITY = frozenset({"u2net"})
+# Sessions whose predict is rembg's U2netSession's (one 320×320 input, first output min-max scaled): those get
+# the quicker pre- and post-processing of _quick_u2net_mask at every precision but "exact".
+QUICK_PROCESSING_MODELS = frozenset({"u2net", "u2netp", "u2net_human_seg", "silueta"})
 
 # rembg sessions this module does not offer, and why (the others run whenever the store can supply the file).
 _NOT_OFFERED = {
@@ -86,8 +102,10 @@ def list_models() -> list[ModelInfo]:
     infos = []
     for name in AVAILABLE_MODELS:
         source = models.offline_source(name)
-        infos.append(ModelInfo(name, models.MODELS[name].description, source is not None,
-                               source or "needs the internet"))
+        note = source or "needs the internet"
+        if name in _onnxruntime_models:
+            note += f"; {RUNS_ON_ONNXRUNTIME}"
+        infos.append(ModelInfo(name, models.MODELS[name].description, source is not None, note))
     for name, session_class in rembg_sessions.items():
         if name not in AVAILABLE_MODELS:
             infos.append(ModelInfo(name, (session_class.__doc__ or name).strip().splitlines()[0], False,
@@ -115,12 +133,12 @@ class Cutout:
 class OpenVinoInnerSession:
     """The part of ``onnxruntime.InferenceSession`` that rembg's sessions call, run by OpenVINO."""
 
-    def __init__(self, onnx_path: Path, precision: Literal["fast", "exact"]) -> None:
+    def __init__(self, network_path: Path, precision: ResolvedPrecision) -> None:
         core = models.openvino_core()
         config = {"PERFORMANCE_HINT": "LATENCY"}
         if precision == "exact":
             config["INFERENCE_PRECISION_HINT"] = "f32"
-        self._compiled = core.compile_model(core.read_model(onnx_path), "CPU", config)
+        self._compiled = core.compile_model(core.read_model(network_path), "CPU", config)
         self._inputs = [SimpleNamespace(name=port.get_any_name(), shape=list(port.get_partial_shape()))
                         for port in self._compiled.inputs]
         self._output_names = [port.get_any_name() for port in self._compiled.outputs]
@@ -137,13 +155,46 @@ class OpenVinoInnerSession:
 _sessions: OrderedDict[tuple[str, str], BaseSession] = OrderedDict()
 _sessions_lock = threading.Lock()
 
+log = logging.getLogger(__name__)
+RUNS_ON_ONNXRUNTIME = "runs on onnxruntime"
+# Models whose network OpenVINO could not read or compile in this process, with OpenVINO's reason.
+_onnxruntime_models: dict[str, str] = {}
 
-def resolve_precision(model: str, precision: Precision = "auto") -> Literal["fast", "exact"]:
-    """The precision a request runs at: ``"auto"`` is ``"fast"`` where that keeps the model's quality."""
+
+def onnxruntime_reason(model: str) -> str | None:
+    """Why ``model`` runs on onnxruntime in this process (OpenVINO's error), or None while it runs on OpenVINO."""
+    return _onnxruntime_models.get(model)
+
+
+def _inner_session(model: str, network_path: Path, precision: ResolvedPrecision
+                   ) -> OpenVinoInnerSession | onnxruntime.InferenceSession:
+    """The network on OpenVINO; where OpenVINO cannot read or compile it, rembg's own onnxruntime session.
+
+    OpenVINO is tried once per model and process (a failure is said in the log and in :func:`list_models`);
+    onnxruntime then runs the model's own ``.onnx`` at f32 on the CPU, as rembg does, whatever the precision.
+    """
+    if model not in _onnxruntime_models:
+        try:
+            return OpenVinoInnerSession(network_path, precision)
+        except Exception as error:  # OpenVINO's errors are RuntimeErrors of many kinds; any means it cannot
+            _onnxruntime_models[model] = next(iter(str(error).strip().splitlines()), type(error).__name__)
+            log.warning("OpenVINO cannot run the model %s (%s); it %s instead.", model,
+                        _onnxruntime_models[model], RUNS_ON_ONNXRUNTIME)
+    return onnxruntime.InferenceSession(str(models.ensure_model(model)), providers=["CPUExecutionProvider"])
+
+
+def resolve_precision(model: str, precision: Precision = "auto") -> ResolvedPrecision:
+    """The precision a request runs at.
+
+    ``"auto"`` is ``"int8"`` where that keeps the model's quality and its INT8 network is built, else ``"fast"``
+    where that keeps it, else ``"exact"``: a request never waits for a build.
+    """
     if precision == "auto":
+        if model in INT8_KEEPS_QUALITY and quantize.int8_path(model) is not None:
+            return "int8"
         return "fast" if model in FAST_KEEPS_QUALITY else "exact"
-    if precision not in ("fast", "exact"):
-        raise ValueError(f"precision must be 'auto', 'fast' or 'exact', not {precision!r}")
+    if precision not in ("fast", "exact", "int8"):
+        raise ValueError(f"precision must be 'auto', 'fast', 'exact' or 'int8', not {precision!r}")
     return precision
 
 
@@ -159,7 +210,11 @@ def rembg_session(model: str = DEFAULT_MODEL, precision: Precision = "auto") -> 
             raise ModelUnavailableError(f"The model '{model}' cannot be used here: it {_not_offered_reason(model)}.")
         raise ModelUnavailableError(f"Unknown model '{model}'. Choose one of: {', '.join(AVAILABLE_MODELS)}.")
     path = models.ensure_model(model)
-    key = (model, resolved)
+    if resolved == "int8":
+        if model not in QUICK_PROCESSING_MODELS:
+            raise ModelUnavailableError(f"The model '{model}' has no INT8 precision; choose 'fast' or 'exact'.")
+        path = quantize.ensure_int8(model)  # at once when built; an explicit request waits for the build
+    key = (model, "onnxruntime" if model in _onnxruntime_models else resolved)
     with _sessions_lock:
         session = _sessions.get(key)
         if session is None:
@@ -168,7 +223,9 @@ def rembg_session(model: str = DEFAULT_MODEL, precision: Precision = "auto") -> 
             # and given the OpenVINO network instead.
             session = session_class.__new__(session_class)
             session.model_name = model
-            session.inner_session = OpenVinoInnerSession(path, resolved)
+            session.inner_session = _inner_session(model, path, resolved)
+            if model in _onnxruntime_models:  # one onnxruntime session serves every precision
+                key = (model, "onnxruntime")
             _sessions[key] = session
             while len(_sessions) > SESSION_CACHE_SIZE:
                 _sessions.popitem(last=False)
@@ -220,8 +277,37 @@ def model_mask(image: Image.Image, *, model: str = DEFAULT_MODEL, precision: Pre
 
 
 def _network_mask(photo: Image.Image, model: str, precision: Precision) -> np.ndarray:
-    masks = rembg_session(model, precision).predict(photo)
+    session = rembg_session(model, precision)
+    if model in QUICK_PROCESSING_MODELS and resolve_precision(model, precision) != "exact":
+        return _quick_u2net_mask(session, photo)
+    masks = session.predict(photo)
     return np.maximum.reduce([np.asarray(mask.convert("L")) for mask in masks])
+
+
+U2NET_INPUT = 320
+U2NET_MEAN = np.array((0.485, 0.456, 0.406), dtype=np.float32)
+U2NET_STD = np.array((0.229, 0.224, 0.225), dtype=np.float32)
+QUICK_REDUCE_TO = 2 * U2NET_INPUT
+
+
+def _quick_u2net_mask(session: BaseSession, photo: Image.Image) -> np.ndarray:
+    """rembg's ``U2netSession.predict``, made quick on large photos (uint8 H×W mask at the photo's size).
+
+    rembg LANCZOS-resizes the whole photo to 320×320 and the mask back to the photo's size, in Pillow on one core:
+    at 12 MP that is most of its time after the network. Here the photo is first box-reduced by a whole factor
+    (``Image.reduce``) to no less than 640 px a side, then LANCZOS-resized to 320×320, and the mask is scaled up by
+    OpenCV (bilinear). The normalisation (by the maximum, ImageNet mean and std) and the min-max scaling and 8-bit
+    truncation of the output are rembg's.
+    """
+    factor = max(1, min(photo.size) // QUICK_REDUCE_TO)
+    small = photo.reduce(factor) if factor > 1 else photo
+    pixels = np.asarray(small.resize((U2NET_INPUT, U2NET_INPUT), Image.Resampling.LANCZOS), dtype=np.float32)
+    pixels = (pixels / max(float(pixels.max()), 1e-6) - U2NET_MEAN) / U2NET_STD
+    inner = session.inner_session
+    prediction = inner.run(None, {inner.get_inputs()[0].name: pixels.transpose(2, 0, 1)[None]})[0][0, 0]
+    low, high = float(prediction.min()), float(prediction.max())
+    scaled = (prediction - low) / (high - low) if high > low else np.zeros_like(prediction)
+    return cv2.resize((scaled * 255).astype(np.uint8), photo.size, interpolation=cv2.INTER_LINEAR)
 
 
 # Edge refinement parameters, chosen on DAVIS-dev (u2netp) and confirmed on GrabCut (see tests/test_background.py).
@@ -313,6 +399,8 @@ def remove_background(
     post_process_mask: bool = False,
     only_mask: bool = False,
     bgcolor: RGBAColor | None = None,
+    decontaminate: Decontaminate = "fast",
+    vitmatte: bool = False,
 ) -> Cutout:
     """Cut the subject out of ``image``.
 
@@ -331,11 +419,19 @@ def remove_background(
         post_process_mask: rembg's morphological smoothing of the mask (opening, blur, threshold: a hard mask).
         only_mask: return the mask itself (mode "L") as the image.
         bgcolor: RGBA colour to fill the background with instead of leaving it transparent.
+        decontaminate: the colour kept under a soft edge (see :mod:`pipeline.matting`): ``"fast"`` (default)
+            estimates the subject's own colour there, so the old background does not fringe the new one;
+            ``"rembg"`` is rembg's ``decontaminate_cutout`` (slow at full size); ``"off"`` keeps the photo's
+            colours. Alpha matting estimates the colour itself and ignores this; so does a photo with
+            transparency of its own, whose colours are kept.
+        vitmatte: rembg's ViTMatte refinement of the mask (its model needs the internet once; it takes
+            precedence over alpha matting and uses its thresholds and erode size for the trimap).
 
     Returns:
-        A :class:`Cutout`. Colours are kept as they are under a soft edge (straight alpha, not darkened as
-        rembg's default cut-out does), except where alpha matting estimates the foreground colour.
+        A :class:`Cutout`, straight alpha (colours not darkened as in rembg's default cut-out).
     """
+    if decontaminate not in matting.DECONTAMINATE_MODES:
+        raise ValueError(f"decontaminate must be one of {matting.DECONTAMINATE_MODES}, not {decontaminate!r}")
     turned = upright(image)
     photo = network_photo(turned)
     mask = network_mask = _network_mask(photo, model, precision)
@@ -343,13 +439,17 @@ def remove_background(
         mask = _guided_refinement(photo, mask, REFINE_RADIUS, REFINE_EPS, REFINE_SHARPEN, REFINE_WORK_SIZE)
     if post_process_mask:
         mask = rembg_bg.post_process(mask)
+    if vitmatte:
+        mask = np.asarray(matting.vitmatte_alpha(
+            photo, Image.fromarray(mask, mode="L"), foreground_threshold=alpha_matting_foreground_threshold,
+            background_threshold=alpha_matting_background_threshold, erode_size=alpha_matting_erode_size))
     mask = keep_own_transparency(mask, turned)
     mask_image = Image.fromarray(mask, mode="L")
     if only_mask:
         return Cutout(image=mask_image, mask=mask_image, network_mask=network_mask)
 
     cutout = None
-    if alpha_matting:
+    if alpha_matting and not vitmatte:
         try:
             cutout = rembg_bg.alpha_matting_cutout(photo, mask_image, alpha_matting_foreground_threshold,
                                                    alpha_matting_background_threshold, alpha_matting_erode_size)
@@ -357,7 +457,10 @@ def remove_background(
         except ValueError:  # no unknown band or no sure region: like rembg, fall back to the plain cut-out
             pass
     if cutout is None:
-        cutout = with_alpha(turned, mask_image)
+        if decontaminate == "off" or turned.has_transparency_data:
+            cutout = with_alpha(turned, mask_image)
+        else:
+            cutout = matting.decontaminated_cutout(photo, mask_image, decontaminate)
     if bgcolor is not None:
         cutout = rembg_bg.apply_background_color(cutout, bgcolor)
     return Cutout(image=cutout, mask=mask_image, network_mask=network_mask)

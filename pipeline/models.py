@@ -121,6 +121,7 @@ def _omz(name: str, precision: str, release: str, sizes: tuple[int, int], sha384
     return ModelSpec(f"{name}-{precision.lower()}", "superres", files, "Apache-2.0", description)
 
 
+_VITMATTE = "vitmatte-small-distinctions-646.onnx"
 _SAM_ENCODER = "sam_vit_b_01ec64.encoder.onnx"
 _SAM_DECODER = "sam_vit_b_01ec64.decoder.onnx"
 
@@ -171,6 +172,11 @@ MODELS: dict[str, ModelSpec] = {
             ModelFile(f"rembg/{_SAM_ENCODER}", _REMBG_URL + _SAM_ENCODER, "md5:a780f8ba09bceceaa1435724ed354848"),
             ModelFile(f"rembg/{_SAM_DECODER}", _REMBG_URL + _SAM_DECODER, "md5:c4218b16ec1cb09889fcd6eb7a42a7c9"),
         ), "Apache-2.0", "Segment Anything ViT-B (needs point prompts)"),
+        # rembg's ViTMatte refiner (rembg.matting, its default checkpoint): not a session, it refines a mask.
+        ModelSpec("vitmatte", "rembg", (
+            ModelFile(f"rembg/{_VITMATTE}", _REMBG_URL + _VITMATTE,
+                      "sha256:d232841ac9d9657df3e62f6c92ed425ee25df18d337245cd8b903fc1ba183631"),
+        ), "MIT", "ViTMatte small (Distinctions-646): alpha refinement of a mask, rembg's vitmatte option"),
         _omz("single-image-super-resolution-1032", "FP32", "2022.3", (78_406, 119_436), (
             "b939a2767a5a8b3d3dcdc9d8009d707f9bec62251a29f784503a99f8d724b7256032c278e908eb5ca38e6bb30e0696bc",
             "ec5a759c2d43eebf679040638ad765bc6ce5c16253421ddeb8acafd1ab6c8cb406f9f85b274771d9f670efc3d824e926",
@@ -248,6 +254,24 @@ def file_checksum_ok(path: Path, checksum: str) -> bool:
         with _verified_lock:
             _verified[key] = checksum
     return ok
+
+
+def sha256_of(path: Path) -> str:
+    """The hex sha256 of a file (for the sidecars of derived models, see :func:`derived_dir`)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def derived_dir() -> Path:
+    """Where models made on this machine from stored ones live (e.g. INT8 networks, :mod:`pipeline.quantize`).
+
+    Each is a folder named by a key of its source's checksum and its recipe, with a ``SHA256SUMS`` sidecar written
+    when it was built and checked before it is used.
+    """
+    return models_dir() / "derived"
 
 
 def _install(tmp: Path, target: Path, file: ModelFile) -> bool:
