@@ -1,6 +1,7 @@
 """Backdrop Studio: ``python app.py`` serves the web shell (``web/``) over ``pipeline/``.
 
-Honours GRADIO_SERVER_NAME and GRADIO_SERVER_PORT. Prefetches the default models in the background at start-up.
+Also serves rembg's HTTP API (``rembg s``'s ``/api/remove``, ``web/rembg_api.py``). Honours GRADIO_SERVER_NAME and
+GRADIO_SERVER_PORT. Prefetches the default models in the background at start-up.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ import gradio as gr
 
 from pipeline import models
 from pipeline.errors import PipelineError
-from web import build_app
+from pipeline.intake import MAX_UPLOAD_BYTES
+from web import build_app, rembg_api
 
-MAX_UPLOAD_SIZE = "100mb"  # a 40 MP PNG fits; the pixel limit itself is pipeline.intake's
 PREFETCHED_MODELS = ("u2net", "u2netp", "single-image-super-resolution-1032-fp32",
                      "single-image-super-resolution-1033-fp32")
 
@@ -34,7 +35,9 @@ if __name__ == "__main__":
     threading.Thread(target=prefetch_models, name="prefetch-models", daemon=True).start()
     # One heavy event at a time: OpenVINO already spreads a single request over both cores of a Space.
     demo.queue(default_concurrency_limit=1, max_size=64).launch(
-        max_file_size=MAX_UPLOAD_SIZE,
+        max_file_size=MAX_UPLOAD_BYTES,
         mcp_server=importlib.util.find_spec("mcp") is not None,
         theme=gr.themes.Soft(),
+        # rembg's HTTP API (/api/remove, docs at /api) beside the UI: FastAPI routes ahead of Gradio's own.
+        app_kwargs={"routes": rembg_api.routes()},
     )

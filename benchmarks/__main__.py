@@ -32,9 +32,10 @@ BENCHMARKS = {
     "touchup": "Touch-up with keep/remove strokes",
     "app": "The launched app: cold start, first vs warm request, API overhead",
     "load": "Load test: concurrent clients on every tab",
+    "rembg_server": "rembg's HTTP API: the same requests to python app.py and to rembg s",
 }
 MODULES = {name: f"benchmarks.bench_{name}" for name in BENCHMARKS} | {"load": "benchmarks.load_test"}
-QUICK_VARIANTS = {"background", "quality", "superres", "app", "load"}  # modules that take --quick
+QUICK_VARIANTS = {"background", "quality", "superres", "app", "load", "rembg_server"}  # modules that take --quick
 
 
 def machine() -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from pipeline import models
+from pipeline import background, models
 from web.batch import batch_panel
 from web.common import send_result
 from web.enhance import enhance_resolution_tab
@@ -26,7 +26,10 @@ def model_table() -> list[list[str]]:
     rows = []
     for spec in models.MODELS.values():
         source = models.offline_source(spec.name)
-        rows.append([spec.name, spec.kind, source or "no (needs the internet)", spec.files[0].url])
+        available = source or "no (needs the internet)"
+        if background.onnxruntime_reason(spec.name):  # OpenVINO could not run its network in this process
+            available += f"; {background.RUNS_ON_ONNXRUNTIME}"
+        rows.append([spec.name, spec.kind, available, spec.files[0].url])
     return rows
 
 
