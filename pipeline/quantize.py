@@ -1,0 +1,254 @@
+"""INT8 U²-Net: NNCF post-training quantization, made once on this machine and cached in the model store.
+
+No quantized file is shipped or downloaded: it is derived from the verified ``.onnx`` of the store and a
+calibration set made here from the project's own bundled photos (``assets/samples`` and ``assets/backgrounds``,
+public domain / CC0, see ``assets/LICENSES.md``): each photo, its mirror image, crops of it, and composites of
+each sample's subject (cut out by the f32 network) pasted onto the other photos at several sizes and places.
+
+The result is cached under ``<store>/derived/<model>-int8-<key>/``, where the key is a digest of the source file's
+checksum and the :class:`Recipe` (calibration set, NNCF options, NNCF and OpenVINO versions), with a
+``SHA256SUMS`` sidecar written when it is built and checked before every load: a corrupt or partial build is
+removed and built again, like any other file of the store.
+
+Command line::
+
+    python -m pipeline.quantize [MODEL ...]    # build (or verify) the INT8 network of u2net
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import importlib.metadata
+import json
+import shutil
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from filelock import FileLock
+from PIL import Image, ImageOps
+
+from pipeline import models
+
+if TYPE_CHECKING:
+    import openvino as ov
+
+ASSETS = models.PROJECT_ROOT / "assets"
+CALIBRATION_DIRS = (ASSETS / "samples", ASSETS / "backgrounds")
+INPUT_SIZE = 320  # rembg's U²-Net sessions feed 320×320
+MEAN = (0.485, 0.456, 0.406)
+STD = (0.229, 0.224, 0.225)
+CHECKSUMS = "SHA256SUMS"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything that decides the quantized network: part of its cache key."""
+
+    preset: str = "mixed"  # NNCF QuantizationPreset: asymmetric activations suit the ReLU/sigmoid ranges here
+    fast_bias_correction: bool = True
+    # Convolutions left in float: U²-Net's side outputs and their fusion, whose outputs are the mask itself.
+    keep_float: tuple[str, ...] = ("side1", "side2", "side3", "side4", "side5", "side6", "outconv")
+    composites_per_subject: int = 8
+    crops_per_photo: int = 2
+    seed: int = 0
+    calibration_version: int = 1  # bump when the calibration images are made differently
+
+
+RECIPE = Recipe()
+
+
+def _versions() -> dict[str, str]:
+    return {name: importlib.metadata.version(name) for name in ("nncf", "openvino")}
+
+
+@functools.cache
+def cache_key(model: str, recipe: Recipe = RECIPE) -> str:
+    """Digest of the source file's published checksum, the recipe, the calibration photos and the tool versions."""
+    photos = {path.name: models.sha256_of(path) for path in _calibration_files()}
+    payload = json.dumps({"source": models.spec(model).files[0].checksum, "recipe": dataclasses.asdict(recipe),
+                          "photos": photos, **_versions()}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def int8_dir(model: str, recipe: Recipe = RECIPE) -> Path:
+    return models.derived_dir() / f"{model}-int8-{cache_key(model, recipe)}"
+
+
+def _calibration_files() -> list[Path]:
+    return sorted(path for folder in CALIBRATION_DIRS for path in folder.glob("*.jpg"))
+
+
+def _to_input(photo: Image.Image) -> np.ndarray:
+    """rembg's ``BaseSession.normalize`` for U²-Net (LANCZOS to 320², scaled by the maximum, ImageNet mean/std)."""
+    pixels = np.asarray(photo.convert("RGB").resize((INPUT_SIZE, INPUT_SIZE), Image.Resampling.LANCZOS),
+                        dtype=np.float64)
+    pixels = (pixels / max(pixels.max(), 1e-6) - MEAN) / STD
+    return pixels.transpose(2, 0, 1)[None].astype(np.float32)
+
+
+def calibration_images(subject_masks: dict[str, np.ndarray], recipe: Recipe = RECIPE) -> Iterator[Image.Image]:
+    """The calibration photos: each bundled photo, its mirror, crops, and composites of the samples' subjects.
+
+    Args:
+        subject_masks: per sample file name, the network's f32 mask of it (uint8, the photo's size), used to cut
+            its subject out for the composites.
+        recipe: how many crops and composites, and the random seed.
+    """
+    rng = np.random.default_rng(recipe.seed)
+    photos = {path.name: Image.open(path).convert("RGB") for path in _calibration_files()}
+    for photo in photos.values():
+        yield photo
+        yield ImageOps.mirror(photo)
+        for _ in range(recipe.crops_per_photo):
+            scale = rng.uniform(0.5, 0.85)
+            width, height = round(photo.width * scale), round(photo.height * scale)
+            left, top = rng.integers(0, photo.width - width + 1), rng.integers(0, photo.height - height + 1)
+            yield photo.crop((left, top, left + width, top + height))
+    backdrops = list(photos.values())
+    for name, mask in subject_masks.items():
+        subject, alpha = photos[name], Image.fromarray(mask, mode="L")
+        for _ in range(recipe.composites_per_subject):
+            backdrop = backdrops[rng.integers(len(backdrops))]
+            if backdrop is subject:
+                continue
+            canvas = backdrop.copy()
+            scale = rng.uniform(0.4, 0.95) * min(canvas.width / subject.width, canvas.height / subject.height)
+            size = (max(1, round(subject.width * scale)), max(1, round(subject.height * scale)))
+            flip = rng.random() < 0.5
+            pasted = ImageOps.mirror(subject) if flip else subject
+            pasted_alpha = ImageOps.mirror(alpha) if flip else alpha
+            left = int(rng.integers(0, canvas.width - size[0] + 1))
+            top = int(rng.integers(0, canvas.height - size[1] + 1))
+            canvas.paste(pasted.resize(size, Image.Resampling.BICUBIC), (left, top),
+                         pasted_alpha.resize(size, Image.Resampling.BICUBIC))
+            yield canvas
+
+
+def _float_convolutions(network: ov.Model, prefixes: tuple[str, ...]) -> list[str]:
+    """Names of the convolutions whose weights are named after one of ``prefixes`` (e.g. ``side1.weight``)."""
+    names = []
+    for op in network.get_ordered_ops():
+        if op.get_type_name() != "Convolution":
+            continue
+        weight = op.input_value(1).get_node()
+        while weight.get_type_name() != "Constant" and weight.get_input_size():
+            weight = weight.input_value(0).get_node()
+        if weight.get_friendly_name().split(".")[0] in prefixes:
+            names.append(op.get_friendly_name())
+    return names
+
+
+def quantize_network(onnx_path: Path, inputs: list[np.ndarray], recipe: Recipe = RECIPE) -> ov.Model:
+    """NNCF's post-training quantization of the network in ``onnx_path``, with its input fixed at 320×320."""
+    import nncf
+
+    network = models.openvino_core().read_model(onnx_path)
+    network.reshape({network.inputs[0].get_any_name(): [1, 3, INPUT_SIZE, INPUT_SIZE]})
+    keep = _float_convolutions(network, recipe.keep_float)
+    return nncf.quantize(
+        network, nncf.Dataset(inputs), preset=nncf.QuantizationPreset(recipe.preset), subset_size=len(inputs),
+        fast_bias_correction=recipe.fast_bias_correction,
+        ignored_scope=nncf.IgnoredScope(names=keep) if keep else None)
+
+
+def _subject_masks(model: str) -> dict[str, np.ndarray]:
+    from pipeline.background import model_mask
+
+    return {path.name: model_mask(Image.open(path), model=model, precision="exact")
+            for path in sorted((ASSETS / "samples").glob("*.jpg"))}
+
+
+def _verified(folder: Path, model: str) -> Path | None:
+    """The INT8 ``.xml`` in ``folder`` if every file matches the sidecar written when it was built."""
+    sums = folder / CHECKSUMS
+    try:
+        lines = sums.read_text().split("\n")
+    except OSError:
+        return None
+    expected = dict(line.split("  ", 1)[::-1] for line in lines if line)
+    if set(expected) != {f"{model}.xml", f"{model}.bin"}:
+        return None
+    if all(models.file_checksum_ok(folder / name, f"sha256:{digest}") for name, digest in expected.items()):
+        return folder / f"{model}.xml"
+    return None
+
+
+def int8_path(model: str) -> Path | None:
+    """The verified INT8 network of ``model`` if it has been built here, else None (never builds)."""
+    return _verified(int8_dir(model), model)
+
+
+def ensure_int8(model: str, recipe: Recipe = RECIPE) -> Path:
+    """Build (once, under the store's lock) and verify the INT8 network of ``model``; return its ``.xml``.
+
+    Takes a minute or two on 2 cores for u2net; a corrupt or partial earlier build is removed and made again.
+    """
+    import openvino as ov
+
+    folder = int8_dir(model, recipe)
+    if (path := _verified(folder, model)) is not None:
+        return path
+    lock_dir = models.models_dir() / ".locks"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with FileLock(lock_dir / f"{folder.name}.lock"):
+        if (path := _verified(folder, model)) is not None:
+            return path
+        if folder.exists():
+            print(f"{folder} failed its sha256 check; building it again", file=sys.stderr)
+            shutil.rmtree(folder)
+        source = models.ensure_model(model)
+        inputs = [_to_input(image) for image in calibration_images(_subject_masks(model), recipe)]
+        quantized = quantize_network(source, inputs, recipe)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=folder.parent, prefix=f".{folder.name}.") as tmp:
+            ov.save_model(quantized, Path(tmp) / f"{model}.xml", compress_to_fp16=False)
+            sums = [f"{models.sha256_of(Path(tmp) / name)}  {name}" for name in (f"{model}.xml", f"{model}.bin")]
+            (Path(tmp) / CHECKSUMS).write_text("\n".join(sums) + "\n")
+            (Path(tmp) / "recipe.json").write_text(json.dumps(
+                {"model": model, "recipe": dataclasses.asdict(recipe), **_versions()}, indent=1))
+            Path(tmp).rename(folder)
+    path = _verified(folder, model)
+    if path is None:
+        raise RuntimeError(f"the INT8 build in {folder} does not verify")
+    return path
+
+
+_builds: dict[str, threading.Thread] = {}
+_builds_lock = threading.Lock()
+
+
+def build_in_background(model: str) -> threading.Thread:
+    """Start building ``model``'s INT8 network in a daemon thread (once per process); requests go on meanwhile."""
+    with _builds_lock:
+        thread = _builds.get(model)
+        if thread is None:
+            thread = threading.Thread(target=_build_quietly, args=(model,), name=f"int8-{model}", daemon=True)
+            _builds[model] = thread
+            thread.start()
+        return thread
+
+
+def _build_quietly(model: str) -> None:
+    try:
+        ensure_int8(model)
+    except Exception as error:  # a failed build only means that requests keep their current precision
+        print(f"INT8 build of {model} failed: {error}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    names = (argv if argv is not None else sys.argv[1:]) or ["u2net"]
+    for name in names:
+        print(f"{name}: {ensure_int8(name)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
