@@ -58,13 +58,17 @@ RGBAColor = tuple[int, int, int, int]
 DEFAULT_MODEL = "u2net"
 FAST_MODEL = "u2netp"
 SESSION_CACHE_SIZE = 3  # u2net at two precisions (e.g. fast until its INT8 network is ready, then int8) and u2netp
+# Threads each network is compiled with; 0 = OpenVINO's choice (every core). A catalogue job's Ray actor sets it
+# to its share of CPUs before its first session (pipeline.catalogue_ray), so actors do not oversubscribe a node.
+INFERENCE_THREADS = 0
 
 # Models whose "fast" precision keeps quality on ../shared/eval (mean IoU and MAE within 0.005 of "exact").
 # u2net: IoU −0.0002 / −0.0004, MAE −0.0001 / −0.0002 (DAVIS-dev / GrabCut). u2netp is not among them: bf16
 # costs it 0.009 IoU on DAVIS-dev. Models not measured stay at "exact" by default.
 FAST_KEEPS_QUALITY = frozenset({"u2net"})
 # Models whose INT8 network (pipeline.quantize's recipe) keeps quality on ../shared/eval, by the same bound, as
-# benchmarks.bench_quality measures it: u2net IoU +0.0023 / −0.0024, MAE −0.0004 / −0.0003 (DAVIS-dev / GrabCut).
+# benchmarks.bench_quality measures it: u2net IoU +0.0022 / −0.0024, MAE −0.0001 / +0.0001 (DAVIS-dev / GrabCut,
+# every pair, with the quick processing), its network about 1.7× faster than bf16.
 INT8_KEEPS_QUALITY = frozenset({"u2net"})
 # Sessions whose predict is rembg's U2netSession's (one 320×320 input, first output min-max scaled): those get
 # the quicker pre- and post-processing of _quick_u2net_mask at every precision but "exact".
@@ -136,6 +140,8 @@ class OpenVinoInnerSession:
     def __init__(self, network_path: Path, precision: ResolvedPrecision) -> None:
         core = models.openvino_core()
         config = {"PERFORMANCE_HINT": "LATENCY"}
+        if INFERENCE_THREADS:
+            config["INFERENCE_NUM_THREADS"] = INFERENCE_THREADS
         if precision == "exact":
             config["INFERENCE_PRECISION_HINT"] = "f32"
         self._compiled = core.compile_model(core.read_model(network_path), "CPU", config)

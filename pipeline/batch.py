@@ -1,7 +1,8 @@
 """Batch cut-outs: many photos in, one ZIP of transparent PNGs (and optionally composites) out.
 
-The app's batch endpoint and ``python -m pipeline cutout`` both call :func:`batch_cutouts`. A photo that
-cannot be read does not stop the batch: it is listed in the report and in ``errors.txt`` inside the ZIP.
+The app's batch endpoint calls :func:`batch_cutouts` (``python -m pipeline cutout`` is :mod:`pipeline.catalogue`'s
+job, for whole catalogues). A photo that cannot be read does not stop the batch: it is listed in the report and in
+``errors.txt`` inside the ZIP.
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ from typing import Any
 from PIL import Image
 
 from pipeline.background import remove_background
+from pipeline.catalogue import IMAGE_SUFFIXES
 from pipeline.compose import superimpose
 from pipeline.errors import PipelineError
 from pipeline.intake import encode_image, load_image, result_filename
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 
 
 @dataclass(frozen=True)

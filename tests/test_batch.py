@@ -67,8 +67,8 @@ def test_command_line_over_a_folder(photo_folder: Path, tmp_path: Path) -> None:
     assert run.returncode == 1  # one photo failed; the others are in the ZIP
     assert "2 of 3 photos cut out." in run.stdout
     assert "broken.png: This file is not an image" in run.stdout
-    with zipfile.ZipFile(archive) as bundle:
-        assert {"chelsea-cutout.png", "coffee-cutout.png", "errors.txt"} == set(bundle.namelist())
+    with zipfile.ZipFile(archive) as bundle:  # the folder's layout, as pipeline.catalogue writes it
+        assert {"chelsea.png", "coffee.png", "manifest.jsonl"} == set(bundle.namelist())
 
 
 def test_command_line_says_when_there_is_nothing_to_do(tmp_path: Path) -> None:
