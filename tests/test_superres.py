@@ -242,6 +242,10 @@ def test_tab_through_the_api(app_url: str, tmp_path: Path, eval_dir: Path) -> No
     assert np.abs(np.asarray(result, np.int16) - np.asarray(direct, np.int16)).max() <= 1
     assert "1804×1200" in summary and " s." in summary
     assert download_png(before).size == download_png(after).size == (1280, 1200)  # a 100% centre crop
+    assert download_png(before).format == download_png(after).format == "JPEG"  # light views, lossless file
+    view = np.asarray(download_png(after), np.int16)
+    crop = np.asarray(direct.crop((262, 0, 262 + 1280, 1200)), np.int16)
+    assert np.abs(view - crop).mean() < 2  # quality 92: the detail being compared survives
     assert "centre crop" in summary
 
     _, cutout = cut_out(eval_dir, "090", (200, 120), soft=True)

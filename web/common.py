@@ -10,7 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import cv2
 import gradio as gr
+import numpy as np
 from PIL import Image, ImageColor
 
 from pipeline.background import Cutout, checkerboard_preview
@@ -98,13 +100,22 @@ DOWNLOAD_FORMATS = [("PNG", "png"), ("WebP (lossless, about a quarter of the siz
 
 
 def shown(image: Image.Image) -> Image.Image:
-    """``image`` as a preview shows it: at most PREVIEW_SIDE px, transparency over a checkerboard."""
-    if max(image.size) > PREVIEW_SIDE:
-        scale = PREVIEW_SIDE / max(image.size)
-        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-        # reducing_gap: box-reduce first, then resample the last 2× (several times faster at 12 MP, looks the same).
-        image = image.resize(size, Image.Resampling.BICUBIC, reducing_gap=2.0)
-    return checkerboard_preview(image, PREVIEW_SIDE) if image.mode == "RGBA" else image.convert("RGB")
+    """``image`` as a preview shows it: at most PREVIEW_SIDE px, transparency over a checkerboard (RGB).
+
+    Downsized with OpenCV's area filter, colours premultiplied by alpha (no fringe of the hidden colours): at
+    12 MP ~0.2 s of CPU, against ~0.5 s for Pillow's premultiplied bicubic resize of the RGBA image.
+    """
+    scale = min(1.0, PREVIEW_SIDE / max(image.size))
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    if image.mode != "RGBA":
+        pixels = np.asarray(image.convert("RGB"))
+        return Image.fromarray(cv2.resize(pixels, size, interpolation=cv2.INTER_AREA) if scale < 1 else pixels)
+    premultiplied = np.asarray(image.convert("RGBa"))  # Pillow's premultiplied mode
+    if scale < 1:
+        premultiplied = cv2.resize(premultiplied, size, interpolation=cv2.INTER_AREA)
+    board = np.asarray(checkerboard_preview(Image.new("RGBA", size)), np.float32)  # the checkerboard alone
+    over = premultiplied[..., :3] + board * (1 - premultiplied[..., 3:].astype(np.float32) / 255)
+    return Image.fromarray(np.clip(np.rint(over), 0, 255).astype(np.uint8))
 
 
 def before_after(before: Image.Image, after: Image.Image) -> tuple[Image.Image, Image.Image]:
