@@ -9,7 +9,8 @@ or fsspec URLs (``s3://…``, ``gs://…``, ``memory://…``; the protocol's fss
 
 The destination's ``manifest.jsonl`` has one line per photo: source, output, status (``done`` or ``failed``), the
 intake's message for a photo that could not be read, mask coverage, seconds, the source's stamp (size and
-modification time, or its ETag) and the settings' fingerprint. A photo is done once its line is written, which
+modification time, or its ETag) and the fingerprint of the settings and of the code and libraries that make the
+results. A photo is done once its line is written, which
 happens after its files are (each written whole: a temporary file renamed, or one object put). A rerun skips the
 photos whose line says done with the same stamp and settings and whose output is there, so it finishes what a
 killed run left and redoes nothing that was done; failed photos are tried again. A photo that cannot be read is
@@ -23,8 +24,11 @@ Locally the photos run a few at a time in threads (the network's calls and the r
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import hashlib
+import importlib.metadata
 import json
 import os
 import shutil
@@ -57,6 +61,22 @@ def _filesystem(url: str) -> tuple[Any, str]:
     import fsspec  # only for URLs
 
     return fsspec.core.url_to_fs(url)
+
+
+# The modules whose code decides a result's pixels, and the libraries under them.
+_RESULT_MODULES = ("background", "matting", "compose", "intake", "quantize")
+_RESULT_LIBRARIES = ("rembg", "openvino", "onnxruntime", "opencv-python-headless", "pillow", "numpy", "pymatting")
+
+
+@functools.cache
+def _code_version() -> str:
+    digest = hashlib.sha256()
+    for module in _RESULT_MODULES:
+        digest.update(Path(__file__).with_name(f"{module}.py").read_bytes())
+    for library in _RESULT_LIBRARIES:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            digest.update(f"{library}=={importlib.metadata.version(library)}".encode())
+    return digest.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -94,7 +114,8 @@ class CutoutSettings:
         return self.backdrop_colour is not None or self.backdrop_image is not None
 
     def fingerprint(self) -> str:
-        described = dataclasses.asdict(self)
+        """A digest of the settings and of the code that turns them into results (a new version redoes photos)."""
+        described = dataclasses.asdict(self) | {"code": _code_version()}
         if self.backdrop_image is not None:
             described["backdrop_image"] = hashlib.sha256(self.backdrop_image).hexdigest()
         return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:16]

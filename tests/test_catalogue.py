@@ -16,6 +16,7 @@ import pytest
 from conftest import ROOT, SAMPLES
 from PIL import Image
 
+from pipeline import catalogue
 from pipeline.background import remove_background
 from pipeline.catalogue import MANIFEST, CutoutSettings, list_photos, run_catalogue
 from pipeline.compose import superimpose
@@ -74,7 +75,8 @@ def test_folder_job_mirrors_layout_with_manifest_and_remove_tab_results(shop: Pa
     assert 0.05 < records["cats/chelsea.png"]["coverage"] < 0.95
 
 
-def test_rerun_skips_what_is_done_and_redoes_what_changed(shop: Path, tmp_path: Path) -> None:
+def test_rerun_skips_what_is_done_and_redoes_what_changed(shop: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     destination = tmp_path / "out"
     settings = CutoutSettings(model="u2netp")
     run_catalogue([shop], destination, settings)
@@ -94,9 +96,12 @@ def test_rerun_skips_what_is_done_and_redoes_what_changed(shop: Path, tmp_path: 
     assert chelsea.shape[:2] == load_image(SAMPLES / "coffee.jpg").image.size[::-1]
     assert len((destination / MANIFEST).read_text().splitlines()) == 5  # one line per photo after each run
 
-    # Other settings give other results: everything is done again.
+    # Other settings give other results: everything is done again; so does other code (a new version).
     fourth = run_catalogue([shop], destination, CutoutSettings(model="u2netp", refine_edges=False))
     assert (fourth.skipped, fourth.done) == (0, 4)
+    monkeypatch.setattr(catalogue, "_code_version", lambda: "another version")
+    fifth = run_catalogue([shop], destination, CutoutSettings(model="u2netp", refine_edges=False))
+    assert (fifth.skipped, fifth.done) == (0, 4)
 
 
 def test_killed_run_is_finished_by_the_rerun(tmp_path: Path) -> None:
