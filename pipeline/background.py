@@ -316,10 +316,14 @@ def _quick_u2net_mask(session: BaseSession, photo: Image.Image) -> np.ndarray:
     return cv2.resize((scaled * 255).astype(np.uint8), photo.size, interpolation=cv2.INTER_LINEAR)
 
 
-# Edge refinement parameters, chosen on DAVIS-dev (u2netp) and confirmed on GrabCut (see tests/test_background.py).
-REFINE_RADIUS = 1 / 320  # one pixel of U²-Net's 320×320 grid, as a fraction of the photo's long side
+# Edge refinement parameters, chosen on soft truth (benchmarks/bench_softedge.py: DAVIS-dev and GrabCut subjects
+# given soft edges) and on the binary masks of both sets (u2netp, every 4th pair; see tests/test_softedge.py and
+# tests/test_background.py).
+REFINE_RADIUS = 3 / 320  # in pixels of U²-Net's 320×320 grid, as a fraction of the photo's long side
 REFINE_EPS = 1e-3
-REFINE_SHARPEN = 3.0
+REFINE_PRESHARPEN = 3.0  # the network's mask is upsampled from 320×320: its ramp is wider than any real edge
+REFINE_SHARPEN = 1.0  # where the photo's colours explain the alpha, they set its softness
+REFINE_FLAT_SHARPEN = 5.0  # where they do not (little colour contrast), the network's blur is narrowed
 REFINE_WORK_SIZE = 640
 
 
@@ -338,37 +342,46 @@ def _solve_3x3(sigma: dict[tuple[int, int], np.ndarray], rhs: np.ndarray) -> np.
 
 
 def refine_mask(image: Image.Image, mask: np.ndarray, *, radius: float = REFINE_RADIUS, eps: float = REFINE_EPS,
-                sharpen: float = REFINE_SHARPEN, work_size: int = REFINE_WORK_SIZE) -> np.ndarray:
-    """Edge-aware refinement of a soft mask, guided by the full-resolution photo.
+                presharpen: float = REFINE_PRESHARPEN, sharpen: float = REFINE_SHARPEN,
+                flat_sharpen: float = REFINE_FLAT_SHARPEN, work_size: int = REFINE_WORK_SIZE) -> np.ndarray:
+    """Edge-aware refinement of a soft mask, guided by the full-resolution photo: alpha that follows the photo.
 
-    A colour guided filter (He et al.) run the fast way (He & Sun, 2015): its per-pixel linear coefficients
-    are computed on the photo reduced to about ``work_size`` and applied to the full-resolution photo, so the mask's
-    edges move onto the photo's edges; then a contrast stretch around 50 % narrows the soft band.
+    The network's mask, contrast-stretched (``presharpen``), is fitted by a colour guided filter (He et al.)
+    run the fast way (He & Sun, 2015): in each window alpha is a linear function of the colour, the coefficients
+    computed on the photo reduced to about ``work_size`` and applied to the full-resolution photo. Where the photo
+    has colour contrast, alpha so takes the photo's own edge, sharp or soft (hair, motion blur, defocus); the
+    window's own coefficients are used, not their window average (which would blur every edge by a window).
+    Then a contrast stretch around 50 %: ``sharpen`` where the colours explain the alpha, rising to
+    ``flat_sharpen`` where the window's colour variance is small against ``eps`` (there the alpha is only the
+    network's upsampled blur).
 
     Args:
         image: the photo the mask belongs to (made upright by its EXIF orientation; transparency flattened).
         mask: uint8 H×W soft mask of the same size, 255 = subject.
         radius: the filter's window radius, as a fraction of the photo's long side (at least one work pixel).
         eps: the filter's regularisation: smaller follows the photo's edges more closely, larger smooths more.
-        sharpen: contrast gain around 50 % (1 = none; 3 maps 33 %–67 % onto 0–100 %).
+        presharpen: contrast gain around 50 % of the mask before filtering (1 = none; 3 maps 33 %–67 % onto 0–100 %).
+        sharpen: contrast gain of the result where the photo has colour contrast.
+        flat_sharpen: contrast gain of the result where it has none.
         work_size: the coefficients are computed on the photo reduced by the smallest whole factor that brings
             its long side to at most this many pixels.
 
     Returns:
         The refined uint8 H×W mask.
     """
-    return _guided_refinement(network_photo(image), mask, radius, eps, sharpen, work_size)
+    return _guided_refinement(network_photo(image), mask, radius, eps, presharpen, sharpen, flat_sharpen, work_size)
 
 
-def _guided_refinement(photo: Image.Image, mask: np.ndarray, radius: float, eps: float, sharpen: float,
-                       work_size: int) -> np.ndarray:
+def _guided_refinement(photo: Image.Image, mask: np.ndarray, radius: float, eps: float, presharpen: float,
+                       sharpen: float, flat_sharpen: float, work_size: int) -> np.ndarray:
     width, height = photo.size
     if mask.shape != (height, width):
         raise ValueError(f"the mask is {mask.shape[1]}×{mask.shape[0]}, the photo {width}×{height}")
     # Reduced by a whole factor (Pillow's box reduction: exact and ~3× faster than an arbitrary resize).
     factor = max(1, -(-max(width, height) // work_size))
     guide = np.asarray(photo.reduce(factor), dtype=np.float32) / 255
-    source = np.asarray(Image.fromarray(mask).reduce(factor), dtype=np.float32) / 255
+    stretched = cv2.addWeighted(mask, presharpen, mask, 0.0, 127.5 * (1 - presharpen), dtype=cv2.CV_8U)
+    source = np.asarray(Image.fromarray(stretched).reduce(factor), dtype=np.float32) / 255
     window = max(1, round(radius * max(guide.shape)))
 
     mean_guide = _box(guide, window)
@@ -379,11 +392,14 @@ def _guided_refinement(photo: Image.Image, mask: np.ndarray, radius: float, eps:
     slope = _solve_3x3(sigma, covariance)
     offset = mean_source - (slope * mean_guide).sum(axis=-1)
 
-    # The window average, the contrast stretch and the 0–255 scale are folded into the coefficients, so the
-    # full-resolution pass is one multiply-add per channel of the 8-bit photo:
-    # 255·(sharpen·(offset + slope·rgb/255 − ½) + ½) = sharpen·slope·rgb + 255·(sharpen·(offset − ½) + ½).
-    slope = _box(slope, window) * sharpen
-    offset = (_box(offset, window) - 0.5) * (255 * sharpen) + 127.5
+    # The contrast stretch: from ``sharpen`` where the window's colours vary to ``flat_sharpen`` where they do not.
+    variance = (sigma[0, 0] + sigma[1, 1] + sigma[2, 2]) / 3 - eps
+    gain = sharpen + (flat_sharpen - sharpen) * eps / (eps + np.maximum(variance, 0))
+    # The stretch and the 0–255 scale are folded into the coefficients, so the full-resolution pass is one
+    # multiply-add per channel of the 8-bit photo:
+    # 255·(gain·(offset + slope·rgb/255 − ½) + ½) = gain·slope·rgb + 255·(gain·(offset − ½) + ½).
+    slope *= gain[..., None]
+    offset = (offset - 0.5) * (255 * gain) + 127.5
     full = (width, height)
     refined = cv2.resize(offset, full, interpolation=cv2.INTER_LINEAR)
     for channel, plane in enumerate(photo.split()):
@@ -442,7 +458,8 @@ def remove_background(
     photo = network_photo(turned)
     mask = network_mask = _network_mask(photo, model, precision)
     if refine_edges:
-        mask = _guided_refinement(photo, mask, REFINE_RADIUS, REFINE_EPS, REFINE_SHARPEN, REFINE_WORK_SIZE)
+        mask = _guided_refinement(photo, mask, REFINE_RADIUS, REFINE_EPS, REFINE_PRESHARPEN, REFINE_SHARPEN,
+                                  REFINE_FLAT_SHARPEN, REFINE_WORK_SIZE)
     if post_process_mask:
         mask = rembg_bg.post_process(mask)
     if vitmatte:

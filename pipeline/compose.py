@@ -33,6 +33,7 @@ from PIL import Image, ImageOps
 
 from pipeline import background as removal
 from pipeline.errors import ImageInputError
+from pipeline.matting import Decontaminate
 
 RGBColor = tuple[int, int, int]
 Box = tuple[int, int, int, int]  # left, top, right, bottom (right and bottom exclusive)
@@ -148,6 +149,7 @@ def compose(
     feather: float = 0.0,
     shadow: ShadowOptions | None = None,
     remove_model: str = removal.DEFAULT_MODEL,
+    remove_decontaminate: Decontaminate = "fast",
 ) -> Composite:
     """Put the foreground's subject on a new background.
 
@@ -173,6 +175,8 @@ def compose(
         feather: softens the subject's edge inwards over about this many output pixels (0 = as cut out).
         shadow: a drop shadow under the subject, or None.
         remove_model: the rembg model that cuts a photo out (see ``pipeline.background``).
+        remove_decontaminate: the colour kept under the soft edges of a photo cut out here: "fast" (the subject's
+            own colour, estimated), "rembg" (rembg's decontaminate) or "off" (see ``pipeline.matting``).
 
     Returns:
         The composite and what it was made from.
@@ -183,7 +187,7 @@ def compose(
     """
     mode = _background_mode(background, background_mode)
     _check_options(blur_strength, fit, output_size, scale, anchor, feather)
-    cutout, original = _cutout(foreground, remove_model)
+    cutout, original = _cutout(foreground, remove_model, remove_decontaminate)
     alpha = cutout.getchannel("A")
     visible = alpha.point(lambda value: 255 if value >= SUBJECT_ALPHA else 0).getbbox() or alpha.getbbox()
     if visible is None:
@@ -234,12 +238,13 @@ def _check_options(blur_strength: float, fit: str, output_size: str, scale: floa
         raise ValueError(f"feather must not be negative, not {feather}")
 
 
-def _cutout(foreground: Image.Image, model: str) -> tuple[Image.Image, Image.Image | None]:
+def _cutout(foreground: Image.Image, model: str,
+            decontaminate: Decontaminate) -> tuple[Image.Image, Image.Image | None]:
     """The RGBA cut-out to place, and the photo it came from (None when the foreground was a cut-out)."""
     if foreground.mode == "RGBA" and foreground.getchannel("A").getextrema()[0] < 255:
         return foreground, None
     photo = foreground.convert("RGB")
-    return removal.remove_background(photo, model=model).image.convert("RGBA"), photo
+    return removal.remove_background(photo, model=model, decontaminate=decontaminate).image.convert("RGBA"), photo
 
 
 def _fitted(background: Image.Image, size: tuple[int, int], fit: Fit) -> Image.Image:

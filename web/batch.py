@@ -16,7 +16,7 @@ MAX_BATCH_PHOTOS = 50  # about 5 minutes of u2net on a 2-vCPU Space
 
 @friendly_errors
 def batch_remove_background(photos: list[str] | None, model: str = DEFAULT_MODEL, composite: str = "none",
-                            colour: str = "#ffffff", background: str | None = None,
+                            colour: str = "#ffffff", background: str | None = None, decontaminate: bool = True,
                             progress: gr.Progress = gr.Progress()) -> tuple[str, str]:  # noqa: B008
     """Cut out several photos at once; the cut-outs (and optionally composites) come back in one ZIP.
 
@@ -26,6 +26,7 @@ def batch_remove_background(photos: list[str] | None, model: str = DEFAULT_MODEL
         composite: "none" (cut-outs only), "color" (also each cut-out on a colour) or "image" (also on an image).
         colour: the colour for composite "color", e.g. "#ffffff".
         background: the background image for composite "image".
+        decontaminate: estimate the subject's own colour under soft edges (on by default; off keeps the photo's).
 
     Returns:
         The ZIP file of full-resolution PNG cut-outs (and JPEG composites), and a summary naming any photo
@@ -43,7 +44,8 @@ def batch_remove_background(photos: list[str] | None, model: str = DEFAULT_MODEL
     elif composite == "image":
         backdrop = read_upload(background, "a background image for the composites").image
     report = batch_cutouts(photos, result_folder("batch-") / "cutouts.zip", model=model, background=backdrop,
-                           progress=lambda done, message: progress(done, desc=message))
+                           progress=lambda done, message: progress(done, desc=message),
+                           decontaminate="fast" if decontaminate else "off")
     return str(report.archive), f"{report.summary()}\nDone in {time.perf_counter() - started:.1f} s."
 
 
@@ -57,6 +59,8 @@ def batch_panel() -> None:
                 photos = gr.File(file_count="multiple", file_types=["image"], label="Photos",
                                  elem_id="batch-photos")
                 model = gr.Dropdown(list(AVAILABLE_MODELS), value=DEFAULT_MODEL, label="Model")
+                decontaminate = gr.Checkbox(True, label="Clean edge colours (the subject's own colour under soft "
+                                                        "edges)", elem_id="batch-decontaminate")
                 composite = gr.Radio([("Cut-outs only", "none"), ("Also on a colour", "color"),
                                       ("Also on an image", "image")], value="none", label="Composites")
                 with gr.Row():
@@ -66,7 +70,8 @@ def batch_panel() -> None:
             with gr.Column():
                 archive = gr.File(label="ZIP of the results", elem_id="batch-zip")
                 summary = gr.Textbox(label="Summary", interactive=False, elem_id="batch-summary")
-    run.click(batch_remove_background, [photos, model, composite, colour, background], [archive, summary],
+    run.click(batch_remove_background, [photos, model, composite, colour, background, decontaminate],
+              [archive, summary],
               api_name="batch_remove_background")
 
 

@@ -45,7 +45,7 @@ def superimpose_photo(foreground: str | None, background: str | None = None, bac
                       offset_x: float = 0, offset_y: float = 0, feather: float = 0, shadow: bool = False,
                       shadow_opacity: float = 0.5, shadow_blur: float = 12, shadow_x: float = 12,
                       shadow_y: float = 16, model: str = DEFAULT_MODEL, file_format: str = "png",
-                      progress: gr.Progress = gr.Progress()) -> tuple[Any, str, str, str]:  # noqa: B008
+                      decontaminate: bool = True, progress: gr.Progress = gr.Progress()) -> tuple[Any, str, str, str]:  # noqa: B008
     """Put the subject of a photo (or of an RGBA cut-out) on a new background.
 
     Args:
@@ -68,6 +68,8 @@ def superimpose_photo(foreground: str | None, background: str | None = None, bac
         shadow_y: the shadow's shift down in pixels.
         model: the background-removal model used when the foreground is a photo.
         file_format: the lossless file's format: "png" or "webp" (lossless, smaller).
+        decontaminate: when a photo is cut out, estimate the subject's own colour under its soft edges, so the
+            old background does not fringe the new one (on by default).
 
     Returns:
         Before/after preview (JPEG), the composite at full resolution losslessly (PNG or WebP) and as a JPEG, and
@@ -85,6 +87,7 @@ def superimpose_photo(foreground: str | None, background: str | None = None, bac
         photo.image, backdrop, background_mode=background_kind, blur_strength=blur_strength, fit=fit,
         output_size=output_size, scale=size_percent / 100 or None, anchor=anchor,
         offset=(round(offset_x or 0), round(offset_y or 0)), feather=feather, remove_model=model,  # empty box: 0
+        remove_decontaminate="fast" if decontaminate else "off",
         shadow=ShadowOptions(offset=(round(shadow_x or 0), round(shadow_y or 0)), blur=shadow_blur,
                              opacity=shadow_opacity) if shadow else None)
     folder = result_folder("superimpose-")
@@ -144,6 +147,8 @@ def superimpose_tab() -> gr.Image:
                     shadow_x = gr.Number(12, label="Shadow right (px)", precision=0)
                     shadow_y = gr.Number(16, label="Shadow down (px)", precision=0)
             model = gr.Dropdown(list(AVAILABLE_MODELS), value=DEFAULT_MODEL, label="Cut-out model (for photos)")
+            decontaminate = gr.Checkbox(True, label="Clean edge colours (the subject's own colour under soft "
+                                                    "edges, for photos)", elem_id="superimpose-decontaminate")
             run = gr.Button("Superimpose", variant="primary", elem_id="superimpose-run")
         with gr.Column():
             comparison = gr.ImageSlider(label="Before / after", type="pil", format=PREVIEW_FORMAT,
@@ -162,7 +167,7 @@ def superimpose_tab() -> gr.Image:
     run.click(superimpose_photo,
               [foreground, background, background_kind, colour, blur_strength, fit, output_size, size_percent,
                anchor, offset_x, offset_y, feather, shadow, shadow_opacity, shadow_blur, shadow_x, shadow_y, model,
-               file_format],
+               file_format, decontaminate],
               [comparison, png, jpeg, timing], api_name="superimpose")
     gr.Examples([[str(ASSETS / "samples" / photo), str(ASSETS / "backgrounds" / backdrop)]
                  for photo, backdrop in SUPERIMPOSE_EXAMPLES],
