@@ -28,14 +28,17 @@ REPORT = ROOT / "docs" / "BENCHMARKS.md"
 BENCHMARKS = {
     "background": "Remove background: pipeline vs rembg, refine vs alpha matting",
     "quality": "Quality on ../shared/eval and super-resolution PSNR/SSIM",
+    "softedge": "Soft edges: alpha and edge colour against soft truth, decontamination time",
     "superres": "Enhance resolution: seconds per output megapixel, peak memory",
     "touchup": "Touch-up with keep/remove strokes",
     "app": "The launched app: cold start, first vs warm request, API overhead",
     "load": "Load test: concurrent clients on every tab",
     "rembg_server": "rembg's HTTP API: the same requests to python app.py and to rembg s",
+    "batch": "Catalogue job: rembg p vs our job, locally and on a two-node Ray cluster",
 }
 MODULES = {name: f"benchmarks.bench_{name}" for name in BENCHMARKS} | {"load": "benchmarks.load_test"}
-QUICK_VARIANTS = {"background", "quality", "superres", "app", "load", "rembg_server"}  # modules that take --quick
+# Modules that take --quick.
+QUICK_VARIANTS = {"background", "quality", "softedge", "superres", "app", "load", "rembg_server", "batch"}
 
 
 def machine() -> str:
