@@ -7,7 +7,9 @@ from typing import Any
 
 import gradio as gr
 
+from pipeline import models
 from pipeline.background import DEFAULT_MODEL, Cutout, list_models, remove_background
+from pipeline.matting import VITMATTE_MODEL
 from web.common import (
     DOWNLOAD_FORMATS,
     PRECISION_CHOICES,
@@ -20,6 +22,16 @@ from web.common import (
     read_upload,
 )
 from web.touchup import TouchUpSession, connect_touch_up, touch_up_panel
+
+DECONTAMINATE_CHOICES = [("Subject's colour (fast)", "fast"),
+                         ("rembg's decontaminate (slow on large photos)", "rembg"),
+                         ("Off: the photo's own colours", "off")]
+
+
+def vitmatte_label() -> str:
+    """The ViTMatte checkbox's label, saying when its model cannot be had offline."""
+    needs = "" if models.offline_source(VITMATTE_MODEL) else "; needs the internet to fetch its model"
+    return f"ViTMatte edge refinement (rembg's; uses the thresholds and erode size above{needs})"
 
 
 def removal_model_choices() -> list[tuple[str, str]]:
@@ -35,6 +47,7 @@ def remove_photo_background(
     alpha_matting_background_threshold: float = 10, alpha_matting_erode_size: float = 10,
     post_process_mask: bool = False, only_mask: bool = False, fill_background: bool = False,
     background_colour: str = "#ffffff", background_opacity: float = 255, file_format: str = "png",
+    decontaminate: str = "fast", vitmatte: bool = False,
     progress: gr.Progress = gr.Progress(),  # noqa: B008
 ) -> tuple[Any, str, str, str]:
     """Remove the background of a photo with rembg's U²-Net models (run on OpenVINO).
@@ -55,6 +68,10 @@ def remove_photo_background(
         background_opacity: the fill's opacity, 0–255.
         file_format: the cut-out file's format: "png" or "webp" (lossless, about a quarter of the size; the colour
             under fully transparent pixels is not kept).
+        decontaminate: the colour under soft edges: "fast" (default: the subject's own colour, estimated where
+            the edge is soft), "rembg" (rembg's decontaminate, pymatting over the whole photo: slow on large
+            photos) or "off" (the photo's colours, which carry the old background).
+        vitmatte: rembg's ViTMatte refinement of the mask (its model downloads once; needs the internet then).
 
     Returns:
         The original and the cut-out (over a checkerboard, JPEG) for comparison, the full-resolution cut-out as a
@@ -62,7 +79,8 @@ def remove_photo_background(
     """
     return cut_out(photo, model, precision, refine_edges, alpha_matting, alpha_matting_foreground_threshold,
                    alpha_matting_background_threshold, alpha_matting_erode_size, post_process_mask, only_mask,
-                   fill_background, background_colour, background_opacity, file_format, progress=progress)[0]
+                   fill_background, background_colour, background_opacity, file_format, decontaminate, vitmatte,
+                   progress=progress)[0]
 
 
 @friendly_errors
@@ -79,8 +97,8 @@ def cut_out_for_touch_up(*options: Any, progress: gr.Progress = gr.Progress()) -
 def cut_out(photo: str | None, model: str, precision: str, refine_edges: bool, alpha_matting: bool,
             alpha_matting_foreground_threshold: float, alpha_matting_background_threshold: float,
             alpha_matting_erode_size: float, post_process_mask: bool, only_mask: bool, fill_background: bool,
-            background_colour: str, background_opacity: float, file_format: str,
-            progress: gr.Progress) -> tuple[tuple[Any, str, str, str], Cutout]:
+            background_colour: str, background_opacity: float, file_format: str, decontaminate: str,
+            vitmatte: bool, progress: gr.Progress) -> tuple[tuple[Any, str, str, str], Cutout]:
     """Run the cut-out; return the tab's outputs and the cut-out."""
     started = time.perf_counter()
     loaded = read_upload(photo)
@@ -91,7 +109,7 @@ def cut_out(photo: str | None, model: str, precision: str, refine_edges: bool, a
         alpha_matting_foreground_threshold=round(alpha_matting_foreground_threshold),
         alpha_matting_background_threshold=round(alpha_matting_background_threshold),
         alpha_matting_erode_size=round(alpha_matting_erode_size), post_process_mask=post_process_mask,
-        only_mask=only_mask, bgcolor=bgcolor)
+        only_mask=only_mask, bgcolor=bgcolor, decontaminate=decontaminate, vitmatte=vitmatte)
     progress(0.9, desc=f"Writing the {'WebP' if file_format == 'webp' else 'PNG'}")
     return cutout_outputs(loaded, cutout, model=model, started=started, only_mask=only_mask,
                           file_format="webp" if file_format == "webp" else "png"), cutout
@@ -116,6 +134,10 @@ def remove_background_tab() -> gr.File:
                     foreground_threshold = gr.Slider(0, 255, value=240, step=1, label="Foreground threshold")
                     background_threshold = gr.Slider(0, 255, value=10, step=1, label="Background threshold")
                     erode_size = gr.Slider(0, 40, value=10, step=1, label="Erode size (px)")
+                decontaminate = gr.Radio(DECONTAMINATE_CHOICES, value="fast", label="Edge colours",
+                                         elem_id="remove-decontaminate",
+                                         info="Under soft edges (hair, blur) the photo mixes in its old background.")
+                vitmatte = gr.Checkbox(False, label=vitmatte_label(), elem_id="remove-vitmatte")
                 post_process = gr.Checkbox(False, label="Post-process the mask (smooth, hard edge)")
                 only_mask = gr.Checkbox(False, label="Mask only")
                 fill_background = gr.Checkbox(False, label="Fill the background with a colour")
@@ -135,7 +157,7 @@ def remove_background_tab() -> gr.File:
     results = [comparison, cutout_file, mask, timing]
     options = [photo, model, precision, refine_edges, alpha_matting, foreground_threshold, background_threshold,
                erode_size, post_process, only_mask, fill_background, background_colour, background_opacity,
-               file_format]
+               file_format, decontaminate, vitmatte]
     run.click(cut_out_for_touch_up, options, [*results, panel.session, panel.editor, panel.column],
               api_visibility="private")
     gr.Examples([[str(path)] for path, _ in SAMPLE_PHOTOS], [photo], results, remove_photo_background,
