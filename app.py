@@ -11,7 +11,8 @@ import threading
 
 import gradio as gr
 
-from pipeline import models
+from pipeline import models, quantize
+from pipeline.background import INT8_KEEPS_QUALITY
 from pipeline.errors import PipelineError
 from pipeline.intake import MAX_UPLOAD_BYTES
 from web import build_app, rembg_api
@@ -21,12 +22,15 @@ PREFETCHED_MODELS = ("u2net", "u2netp", "single-image-super-resolution-1032-fp32
 
 
 def prefetch_models() -> None:
-    """Fetch and verify the default models, so the first visitor after a cold start does not wait."""
+    """Fetch and verify the default models, so the first visitor after a cold start does not wait; then build the
+    INT8 networks "auto" uses once they are ready (requests run at the current precision until then)."""
     for name in PREFETCHED_MODELS:
         try:
             models.ensure_model(name)
         except PipelineError as error:
             print(f"prefetch: {error.message}", flush=True)
+    for name in sorted(INT8_KEEPS_QUALITY):
+        quantize.build_in_background(name)
 
 
 demo = build_app()

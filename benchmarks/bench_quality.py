@@ -6,9 +6,10 @@
 Background removal, per model (u2netp, u2net) and setting, on DAVIS-dev (173 pairs) and GrabCut (50 pairs; mask
 value 128 is an unknown band and is left out): mean IoU at threshold 128, mean absolute error of the soft mask
 (0–1), and mean F-beta (β² = 0.3, precision weighted as in salient-object detection) at threshold 128. Settings:
-"exact" (f32: rembg's own mask), "fast" (OpenVINO's default precision, bf16 here), the app's default precision
-plain, with the edge refinement (the app's default), and with rembg's alpha matting (default thresholds) of the
-plain mask instead.
+"exact" (f32: rembg's own mask), "fast" (OpenVINO's default precision, bf16 here), "int8" (NNCF's quantization,
+pipeline.quantize: built first if it is not in the store), the app's default precision plain, with the edge
+refinement (the app's default), and with rembg's alpha matting (default thresholds) of the plain mask instead.
+"fast" and "int8" use the quick pre- and post-processing of pipeline.background; "exact" is rembg's own.
 
 Super-resolution: each photo's bicubic downscale is upscaled again, by the network and by bicubic interpolation,
 and both are compared with the photo (PSNR over RGB, and SSIM; ``scale`` px of border left out). The gain is the
@@ -29,7 +30,7 @@ from PIL import Image
 from skimage.metrics import structural_similarity
 
 from benchmarks.bench_background import eval_pairs, iou_mae
-from pipeline import superres
+from pipeline import quantize, superres
 from pipeline.background import FAST_MODEL, model_mask, refine_mask, remove_background, resolve_precision
 
 EVAL_SETS = ("davis-dev", "grabcut")
@@ -79,21 +80,22 @@ class MaskRow:
 def removal_rows(step: int = 1, matting_step: int = 1) -> list[MaskRow]:
     """One row per model and setting: mean scores on every ``step``-th pair (alpha matting: ``matting_step``-th)."""
     rows = []
+    precisions = ("exact", "fast", "int8")
     for model in MODELS:
+        quantize.ensure_int8(model)
         default = resolve_precision(model)
-        settings = ("exact", "fast", f"default ({default})", f"default ({default}) + refine edges",
+        settings = (*precisions, f"default ({default})", f"default ({default}) + refine edges",
                     f"default ({default}) + alpha matting")
         per_setting: dict[str, dict[str, list[tuple[float, float, float]]]] = {
             setting: {name: [] for name in EVAL_SETS} for setting in settings}
         for name in EVAL_SETS:
             for index, (_, photo, truth) in enumerate(eval_pairs(name, step)):
-                masks = {precision: model_mask(photo, model=model, precision=precision)
-                         for precision in ("exact", "fast")}
-                masks[settings[2]] = masks[default]
-                masks[settings[3]] = refine_mask(photo, masks[default])
+                masks = {precision: model_mask(photo, model=model, precision=precision) for precision in precisions}
+                masks[settings[3]] = masks[default]
+                masks[settings[4]] = refine_mask(photo, masks[default])
                 if index * step % matting_step == 0:
                     with contextlib.redirect_stdout(io.StringIO()):  # pymatting prints solver warnings
-                        masks[settings[4]] = np.asarray(remove_background(
+                        masks[settings[5]] = np.asarray(remove_background(
                             photo, model=model, refine_edges=False, alpha_matting=True).mask)
                 for setting, mask in masks.items():
                     per_setting[setting][name].append(mask_scores(mask, truth))
@@ -162,6 +164,22 @@ def print_removal(rows: list[MaskRow]) -> None:
         print(f"| {row.model} | {row.setting}{subset} | {figures} |", flush=True)
     print(f"\nPairs scored: {', '.join(f'{name} {count}' for name, count in rows[0].pairs.items())}. IoU and Fβ at "
           "threshold 128; MAE of the soft mask on a 0–1 scale (lower is better).\n")
+    print_precision_costs(rows)
+
+
+def print_precision_costs(rows: list[MaskRow]) -> None:
+    """Each quicker precision's mean IoU and MAE minus exact's: "auto" may pick it only within ±0.005 of both."""
+    print("| model | precision | " + " | ".join(f"{name} ΔIoU | {name} ΔMAE" for name in EVAL_SETS)
+          + " | within 0.005 |")
+    print("|---|---|" + "---|" * (2 * len(EVAL_SETS) + 1))
+    by_setting = {(row.model, row.setting): row.scores for row in rows}
+    for model in MODELS:
+        exact = by_setting[(model, "exact")]
+        for precision in ("fast", "int8"):
+            deltas = [by_setting[(model, precision)][name][k] - exact[name][k] for name in EVAL_SETS for k in (0, 1)]
+            keeps = "yes" if max(abs(delta) for delta in deltas) <= 0.005 else "no"
+            print(f"| {model} | {precision} | " + " | ".join(f"{delta:+.4f}" for delta in deltas) + f" | {keeps} |")
+    print()
 
 
 def print_super_resolution(rows: list[SuperResolutionRow]) -> None:

@@ -10,6 +10,10 @@ checksum and the :class:`Recipe` (calibration set, NNCF options, NNCF and OpenVI
 ``SHA256SUMS`` sidecar written when it is built and checked before every load: a corrupt or partial build is
 removed and built again, like any other file of the store.
 
+Measured (u2net, every pair of ../shared/eval, against f32): IoU +0.0022 (DAVIS-dev) and −0.0024 (GrabCut), MAE
+within 0.0001; the side outputs and their fusion kept float are what holds it (crops and mirrors of the bundled
+photos alone, everything quantized, lost 0.009 and 0.022 IoU). Building takes about 2.5 min of CPU (72 images).
+
 Command line::
 
     python -m pipeline.quantize [MODEL ...]    # build (or verify) the INT8 network of u2net
