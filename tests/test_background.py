@@ -118,8 +118,9 @@ def test_refine_edges_beats_plain(u2netp_eval: dict[str, dict[str, list]]) -> No
 
 
 def test_u2net_default_fast_within_quality_of_exact(eval_dir: Path) -> None:
-    """u2net's default precision is bf16 ("fast"), with mean IoU and MAE within 0.005 of exact."""
-    assert resolve_precision("u2net") == "fast"
+    """u2net's default precision before its INT8 network is built is bf16 ("fast"), with mean IoU and MAE within
+    0.005 of exact (INT8's own bound: tests/test_quantize.py)."""
+    assert resolve_precision("u2net") in ("fast", "int8")
     for name in SETS:
         scores: dict[str, list[tuple[float, float]]] = {"fast": [], "exact": []}
         for _, photo, truth in eval_pairs(name, U2NET_SUBSET_STEP[name]):
