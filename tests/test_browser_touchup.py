@@ -1,7 +1,9 @@
-"""The touch-up panel in headless Chromium: a red stroke painted with the mouse removes what it covers."""
+"""The touch-up panel in headless Chromium: the editor shows the cut-out on the photo; a red stroke painted with the
+mouse removes what it covers."""
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
@@ -23,6 +25,11 @@ def download_cutout_alpha(page, tmp_path: Path, name: str) -> np.ndarray:
     return np.asarray(cutout)[..., 3]
 
 
+def canvas_pixels(canvas) -> np.ndarray:
+    """What the editor's canvas shows, as an RGB array of screen pixels."""
+    return np.asarray(Image.open(io.BytesIO(canvas.screenshot())).convert("RGB"), dtype=np.int16)
+
+
 def test_a_red_stroke_removes_what_it_covers(page, tmp_path: Path) -> None:
     page.locator("#remove-photo input[type=file]").first.set_input_files(str(PHOTO))
     page.locator("#remove-photo img").first.wait_for()
@@ -36,6 +43,12 @@ def test_a_red_stroke_removes_what_it_covers(page, tmp_path: Path) -> None:
     editor = page.locator("#touchup-editor")
     canvas = editor.locator("canvas").first
     canvas.wait_for()
+    page.wait_for_timeout(500)  # the background image is drawn after the canvas appears
+    # The cut-out is shown on the photo: the cat the model kept is as in the photo (the room is dimmed blue).
+    # (The photo is centred in the canvas; its centre, between the cat's eyes, is kept.)
+    shown = canvas_pixels(canvas)
+    photo = np.asarray(Image.open(PHOTO).convert("RGB"), dtype=np.int16)
+    assert np.abs(shown[shown.shape[0] // 2, shown.shape[1] // 2] - photo[150, 225]).max() < 40
     editor.get_by_role("button", name="Color").click()
     editor.locator("button.color[style*='239, 68, 68']").click()  # the remove brush
     editor.get_by_role("button", name="Brush", exact=True).click()  # closes the swatches, which cover the canvas
@@ -59,6 +72,7 @@ def test_a_red_stroke_removes_what_it_covers(page, tmp_path: Path) -> None:
     assert ((before == 255) & (after == 0)).sum() > 2000
     # The stroke spans about x = 140–310: the cat's left cheek and eye, farther away, keep the model's mask.
     assert (after[:, :100] == before[:, :100]).all()
+
 
     # Reset: back to the model's cut-out, and the strokes are gone.
     page.locator("#touchup-reset").click()

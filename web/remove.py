@@ -21,7 +21,7 @@ from web.common import (
     photo_input,
     read_upload,
 )
-from web.touchup import TouchUpSession, connect_touch_up, touch_up_panel
+from web.touchup import connect_touch_up, open_touch_up, touch_up_panel
 
 DECONTAMINATE_CHOICES = [("Subject's colour (fast)", "fast"),
                          ("rembg's decontaminate (slow on large photos)", "rembg"),
@@ -88,10 +88,8 @@ def cut_out_for_touch_up(*options: Any, progress: gr.Progress = gr.Progress()) -
     """The page's Run button: the cut-out (as ``remove_photo_background``, same inputs), then the touch-up panel
     opened on the photo, with the network's mask kept for touch-ups."""
     outputs, cutout = cut_out(*options, progress=progress)
-    canvas = outputs[0][0]  # the slider's "before": the photo at preview size
-    session = TouchUpSession(photo=options[0], model=options[1], prior=cutout.network_mask, canvas=canvas,
-                             original=outputs)
-    return (*outputs, session, canvas, gr.Column(visible=True))
+    session, overlay = open_touch_up(options[0], options[1], cutout, outputs)
+    return (*outputs, session, overlay, gr.Column(visible=True))
 
 
 def cut_out(photo: str | None, model: str, precision: str, refine_edges: bool, alpha_matting: bool,

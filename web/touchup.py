@@ -10,13 +10,17 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from pipeline.background import DEFAULT_MODEL
+from pipeline.background import DEFAULT_MODEL, Cutout
 from pipeline.errors import PipelineError
 from pipeline.intake import load_image
 from pipeline.touchup import strokes_by_colour, touch_up
 from web.common import cutout_outputs, friendly_errors, photo_input, read_upload
 
 KEEP_COLOUR, REMOVE_COLOUR = "#22c55e", "#ef4444"  # pipeline.touchup tells the brushes apart by green vs red
+# How the editor shows the cut-out on the photo: what the mask removes is dimmed and tinted blue (neither green nor
+# red, so it is never mistaken for a stroke), what it keeps is the photo itself.
+REMOVED_TINT = np.array((30, 64, 175), np.float32)
+REMOVED_DIM, REMOVED_TINT_SHARE = 0.35, 0.35
 STROKE_PROPORTION_TOLERANCE = 0.02  # a stroke mask may be a rounded, scaled-down copy of the photo's frame
 NO_STROKES = "Paint a stroke first: green on what to keep, red on what to remove."
 
@@ -30,6 +34,25 @@ class TouchUpSession:
     prior: np.ndarray  # the network's mask (uint8, full size), which the strokes correct
     canvas: Image.Image  # the photo as painted on in the editor, at most PREVIEW_SIDE px
     original: tuple[Any, str, str, str]  # the cut-out's outputs, shown again by Reset
+    overlay: Image.Image  # the canvas with the cut-out's mask shown on it: the editor's background after Reset
+
+
+def mask_overlay(canvas: Image.Image, mask: Image.Image) -> Image.Image:
+    """The photo as the editor shows it: what ``mask`` keeps as it is, what it removes dimmed and tinted."""
+    rgb = np.asarray(canvas.convert("RGB"), np.float32)
+    alpha = np.asarray(mask.resize(canvas.size, Image.Resampling.BILINEAR), np.float32)[..., None] / 255
+    removed = rgb * REMOVED_DIM + REMOVED_TINT * REMOVED_TINT_SHARE
+    return Image.fromarray(np.rint(rgb * alpha + removed * (1 - alpha)).astype(np.uint8))
+
+
+def open_touch_up(photo: str, model: str, cutout: Cutout, outputs: tuple[Any, str, str, str]
+                  ) -> tuple[TouchUpSession, Image.Image]:
+    """The session of a new cut-out and the editor's first view: the cut-out's mask on the photo."""
+    canvas = outputs[0][0]  # the slider's "before": the photo at preview size
+    overlay = mask_overlay(canvas, cutout.mask)
+    session = TouchUpSession(photo=photo, model=model, prior=cutout.network_mask, canvas=canvas,
+                             original=outputs, overlay=overlay)
+    return session, overlay
 
 
 def read_stroke_mask(path: str | None, which: str, photo: Image.Image) -> Image.Image | None:
@@ -109,7 +132,7 @@ def reset_touch_up(session: TouchUpSession | None) -> tuple[Any, ...]:
     """Back to the model's cut-out: the editor without strokes and the cut-out's own outputs."""
     if session is None:
         raise gr.Error("Nothing to reset: remove the background first.", print_exception=False)
-    return session.canvas, *session.original
+    return session.overlay, *session.original
 
 
 
@@ -127,10 +150,11 @@ class TouchUpPanel:
 def touch_up_panel() -> TouchUpPanel:
     """Lay out the (hidden) touch-up panel where it is called; :func:`connect_touch_up` wires it."""
     with gr.Column(visible=False) as column:
-        gr.Markdown("**Touch up.** Wrong cut-out? Paint on the photo with the **green** brush over what "
-                    "must stay and the **red** brush over what must go (a short stroke is enough), then "
-                    "press Apply. Strokes add up; Reset returns to the model's cut-out. The touched-up "
-                    "PNG is a plain cut-out (of the options, only edge refinement applies).")
+        gr.Markdown("**Touch up.** The photo below shows the cut-out: what it removes is dimmed blue. Wrong? "
+                    "Paint with the **green** brush over what must stay and the **red** brush over what "
+                    "must go (a short stroke is enough), then press Apply. Strokes add up; Reset returns to "
+                    "the model's cut-out. The touched-up PNG is a plain cut-out (of the options, only edge "
+                    "refinement applies).")
         editor = gr.ImageEditor(
             label="Keep (green) / remove (red) strokes", elem_id="touchup-editor", type="numpy",
             image_mode="RGBA", sources=(), transforms=(), interactive=True,
