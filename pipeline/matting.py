@@ -81,6 +81,7 @@ def estimate_foreground(photo: np.ndarray, alpha: np.ndarray, *, work_size: int 
     reach = (COARSE_RADIUS + 1) * factor
     x0, y0 = max(0, left - reach), max(0, top - reach)
     x1, y1 = min(alpha.shape[1], left + width + reach), min(alpha.shape[0], top + height + reach)
+    factor = min(factor, x1 - x0, y1 - y0)  # a thin strip (30000×10) still keeps one work pixel across
     x1 -= (x1 - x0) % factor
     y1 -= (y1 - y0) % factor
     region_photo, region_alpha = photo[y0:y1, x0:x1], alpha[y0:y1, x0:x1]

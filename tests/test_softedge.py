@@ -59,6 +59,16 @@ def test_estimate_foreground_large_photo_uses_work_size() -> None:
     assert visible_error(estimate, alpha, foreground) < 0.1 * visible_error(photo, alpha, foreground)
 
 
+@pytest.mark.parametrize("shape", [(10, 30000), (30000, 7), (1, 1)])
+def test_estimate_foreground_thin_strips(shape: tuple[int, int]) -> None:
+    """A strip thinner than the reduction factor still gets one work pixel across (it once failed in cv2.resize)."""
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+    alpha = rng.integers(1, 255, shape, dtype=np.uint8)
+    foreground = estimate_foreground(photo, alpha)
+    assert foreground.shape == photo.shape and foreground.dtype == np.uint8
+
+
 def test_estimate_foreground_hard_alpha_is_the_photo() -> None:
     photo, alpha, _ = two_colour_edge()
     hard = np.where(alpha >= 128, 255, 0).astype(np.uint8)

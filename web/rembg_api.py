@@ -20,7 +20,7 @@ Where they differ:
   :mod:`pipeline.matting` (truer than rembg's, and 0.1 s against ~8 s at 12 MP); ``extras={"decontaminate":"rembg"}``
   runs rembg's own instead. ``vm=true`` (ViTMatte) estimates colours the same way, as rembg's does.
 - ``extras`` is JSON with our options instead of rembg's session arguments: ``refine`` (bool: the edge
-  refinement of the Remove tab), ``precision`` ("auto", "fast", "exact"), ``decontaminate`` ("fast", "rembg",
+  refinement of the Remove tab), ``precision`` ("auto", "fast", "exact", "int8"), ``decontaminate`` ("fast", "rembg",
   "off") and rembg's ``putalpha`` (bool: the photo's own colours, not darkened). Anything else is refused.
 - A bad request is a 4xx answer with a one-sentence JSON ``detail`` (rembg answers some with a 500): unreadable,
   truncated or bomb-sized images, uploads over 100 MB or 40 MP (:mod:`pipeline.intake`'s limits), ``ae`` over 255.
