@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from benchmarks.harness import launch_app, stop
+from pipeline import quantize
 
 ROOT = Path(__file__).resolve().parent.parent
 EVAL_DIR = ROOT.parent / "shared" / "eval"
@@ -41,7 +42,12 @@ def download(page: Any, elem_id: str, tmp_path: Path, name: str | None = None) -
 
 @pytest.fixture(scope="session")
 def app_url() -> Iterator[str]:
-    """One launched app shared by the API and browser tests."""
+    """One launched app shared by the API and browser tests.
+
+    u2net's INT8 network is built first (once per machine; the app would build it in the background), so the app
+    and the tests' in-process references run "auto" at the same precision from the first request on.
+    """
+    quantize.ensure_int8("u2net")
     process, url, _ = launch_app()
     yield url
     stop(process)
