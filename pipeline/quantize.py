@@ -21,11 +21,13 @@ Command line::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
 import importlib.metadata
 import json
+import logging
 import shutil
 import sys
 import tempfile
@@ -156,11 +158,18 @@ def quantize_network(onnx_path: Path, inputs: list[np.ndarray], recipe: Recipe =
 
     network = models.openvino_core().read_model(onnx_path)
     network.reshape({network.inputs[0].get_any_name(): [1, 3, INPUT_SIZE, INPUT_SIZE]})
+    from nncf.common.logging import nncf_logger
+
     keep = _float_convolutions(network, recipe.keep_float)
-    return nncf.quantize(
-        network, nncf.Dataset(inputs), preset=nncf.QuantizationPreset(recipe.preset), subset_size=len(inputs),
-        fast_bias_correction=recipe.fast_bias_correction,
-        ignored_scope=nncf.IgnoredScope(names=keep) if keep else None)
+    # NNCF logs and draws its progress bar on stdout, which is a benchmark's report or the server's log: stderr.
+    for handler in nncf_logger.handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(sys.stderr)
+    with contextlib.redirect_stdout(sys.stderr):
+        return nncf.quantize(
+            network, nncf.Dataset(inputs), preset=nncf.QuantizationPreset(recipe.preset), subset_size=len(inputs),
+            fast_bias_correction=recipe.fast_bias_correction,
+            ignored_scope=nncf.IgnoredScope(names=keep) if keep else None)
 
 
 def _subject_masks(model: str) -> dict[str, np.ndarray]:
