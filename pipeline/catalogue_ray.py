@@ -73,14 +73,20 @@ def run_on_ray(photos: list[Photo], settings: CutoutSettings, destination: str, 
         nodes = sum(1 for node in ray.nodes() if node["Alive"])
         actors = max(1, cpus // cpus_per_actor)
         context = data.DataContext.get_current()
-        context.enable_progress_bars = False
+        context.enable_progress_bars = False  # the job's own bar counts photos; Ray Data's would count blocks
+        context.print_on_execution_start = False
         # One photo per block and per batch: a lost node costs only its photos in flight, and the records stream
         # back (and into the manifest) as each photo is finished.
         dataset = data.from_items([dataclasses.asdict(photo) for photo in photos], override_num_blocks=len(photos))
         results = dataset.map_batches(
             CutoutActor, fn_constructor_kwargs={"settings": settings, "destination": destination,
                                                 "threads": cpus_per_actor},
-            batch_size=1, num_cpus=cpus_per_actor, compute=data.ActorPoolStrategy(min_size=1, max_size=actors),
+            batch_size=1, num_cpus=cpus_per_actor,
+            # Every actor starts at once (from min_size, the pool would wait for the first to be ready before
+            # starting the next), and may shrink to one when a node is lost. Two photos in flight per actor keep
+            # it fed without queueing a long tail on one actor while another idles.
+            compute=data.ActorPoolStrategy(min_size=1, max_size=actors, initial_size=actors,
+                                           max_tasks_in_flight_per_actor=2),
             batch_format="numpy")
         memory: dict[str, float] = {}
         nodes_used: set[str] = set()
