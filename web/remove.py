@@ -160,7 +160,7 @@ def remove_background_tab() -> gr.File:
               api_visibility="private")
     gr.Examples([[str(path)] for path, _ in SAMPLE_PHOTOS], [photo], results, remove_photo_background,
                 cache_examples=True, cache_mode="lazy", example_labels=[label for _, label in SAMPLE_PHOTOS])
-    connect_touch_up(panel, photo, model, precision, refine_edges, results)
+    connect_touch_up(panel, photo, model, precision, refine_edges, decontaminate, file_format, results)
     # API only (no trigger on the page): the cut-out without the page's touch-up state.
     gr.on([], remove_photo_background, options, results, api_name="remove_background")
     return cutout_file

@@ -10,11 +10,12 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from pipeline.background import DEFAULT_MODEL, Cutout
+from pipeline.background import DEFAULT_MODEL, Cutout, network_photo, upright
 from pipeline.errors import PipelineError
 from pipeline.intake import load_image
+from pipeline.matting import DECONTAMINATE_MODES, decontaminated_cutout
 from pipeline.touchup import strokes_by_colour, touch_up
-from web.common import cutout_outputs, friendly_errors, photo_input, read_upload
+from web.common import cutout_outputs, friendly_errors, photo_input, read_upload, result_folder
 
 KEEP_COLOUR, REMOVE_COLOUR = "#22c55e", "#ef4444"  # pipeline.touchup tells the brushes apart by green vs red
 # How the editor shows the cut-out on the photo: what the mask removes is dimmed and tinted blue (neither green nor
@@ -55,6 +56,38 @@ def open_touch_up(photo: str, model: str, cutout: Cutout, outputs: tuple[Any, st
     return session, overlay
 
 
+def with_edge_colours(image: Image.Image, cutout: Cutout, decontaminate: str) -> Cutout:
+    """``cutout`` of ``image`` with the colours the Remove tab gives soft edges (its "Edge colours" choice).
+
+    As ``pipeline.background.remove_background`` does: a photo with transparency of its own keeps its colours, and
+    "off" keeps the photo's (what ``touch_up`` returns); else ``pipeline.matting`` estimates them.
+    """
+    if decontaminate not in DECONTAMINATE_MODES:
+        raise gr.Error(f"Edge colours must be one of {', '.join(DECONTAMINATE_MODES)}, not “{decontaminate}”.",
+                       print_exception=False)
+    turned = upright(image)
+    if decontaminate == "off" or turned.has_transparency_data:
+        return cutout
+    return dataclasses.replace(cutout, image=decontaminated_cutout(network_photo(turned), cutout.mask,
+                                                                   decontaminate))
+
+
+def editor_value(overlay: Image.Image, layers: list[np.ndarray]) -> dict[str, Any]:
+    """The editor showing ``overlay`` under the stroke ``layers`` as they were painted, for more strokes.
+
+    A new background makes the editor drop its layers (Gradio 6 re-creates them on a new image), so the strokes
+    come back as layers of the value. They are written as PNG files here: the editor's own encoding of an array is
+    lossy WebP, which would blur the brushes' green and red on every Apply.
+    """
+    folder = result_folder("strokes-")
+    paths = []
+    for index, layer in enumerate(layers):
+        path = folder / f"strokes-{index}.png"
+        Image.fromarray(layer).save(path, compress_level=1)
+        paths.append(str(path))
+    return {"background": overlay, "layers": paths, "composite": None}
+
+
 def read_stroke_mask(path: str | None, which: str, photo: Image.Image) -> Image.Image | None:
     """A stroke mask sent through the API; it must have the photo's proportions, as it is stretched to its size."""
     if not path:
@@ -93,7 +126,8 @@ def touch_up_photo(
 
     Returns:
         The original and the corrected cut-out (over a checkerboard) for comparison, the full-resolution cut-out
-        as a PNG with its alpha, the mask as a PNG, and the time taken.
+        as a PNG with its alpha (soft edges carry the subject's estimated colour, as the Remove tab's default
+        gives), the mask as a PNG, and the time taken.
     """
     started = time.perf_counter()
     loaded = read_upload(photo)
@@ -105,14 +139,20 @@ def touch_up_photo(
     progress(0, desc=f"Touching up the {model} cut-out")
     cutout = touch_up(loaded.image, keep_layer, remove_layer, model=model, precision=precision,
                       refine_edges=refine_edges)
+    cutout = with_edge_colours(loaded.image, cutout, "fast")
     progress(0.9, desc="Writing the PNG")
     return cutout_outputs(loaded, cutout, model=model, started=started, action="Touched up")
 
 
 @friendly_errors
 def apply_touch_up(session: TouchUpSession | None, strokes: dict[str, Any] | None, refine_edges: bool,
-                   progress: gr.Progress = gr.Progress()) -> tuple[Any, str, str, str]:  # noqa: B008
-    """Re-segment the photo of ``session`` from the editor's strokes (all of them, on the network's mask)."""
+                   decontaminate: str = "fast", file_format: str = "png",
+                   progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+    """Re-segment the photo of ``session`` from the editor's strokes (all of them, on the network's mask).
+
+    Returns the editor (the new cut-out on the photo, the strokes kept for more) and the tab's outputs, with the
+    tab's edge colours and download format.
+    """
     if session is None:
         raise gr.Error("Remove the background first, then paint on the photo.", print_exception=False)
     if not strokes or not strokes["layers"]:
@@ -124,8 +164,12 @@ def apply_touch_up(session: TouchUpSession | None, strokes: dict[str, Any] | Non
     photo = load_image(session.photo)
     progress(0, desc="Touching up")
     cutout = touch_up(photo.image, keep, remove, prior=session.prior, refine_edges=refine_edges)
-    progress(0.9, desc="Writing the PNG")
-    return cutout_outputs(photo, cutout, model=session.model, started=started, action="Touched up")
+    cutout = with_edge_colours(photo.image, cutout, decontaminate)
+    file_format = "webp" if file_format == "webp" else "png"
+    progress(0.9, desc=f"Writing the {'WebP' if file_format == 'webp' else 'PNG'}")
+    outputs = cutout_outputs(photo, cutout, model=session.model, started=started, action="Touched up",
+                             file_format=file_format)
+    return editor_value(mask_overlay(session.canvas, cutout.mask), strokes["layers"]), *outputs
 
 
 def reset_touch_up(session: TouchUpSession | None) -> tuple[Any, ...]:
@@ -152,9 +196,10 @@ def touch_up_panel() -> TouchUpPanel:
     with gr.Column(visible=False) as column:
         gr.Markdown("**Touch up.** The photo below shows the cut-out: what it removes is dimmed blue. Wrong? "
                     "Paint with the **green** brush over what must stay and the **red** brush over what "
-                    "must go (a short stroke is enough), then press Apply. Strokes add up; Reset returns to "
-                    "the model's cut-out. The touched-up PNG is a plain cut-out (of the options, only edge "
-                    "refinement applies).")
+                    "must go (a short stroke is enough), then press Apply: the photo shows the new cut-out, and "
+                    "the strokes stay for more. Strokes add up; Reset returns to the model's cut-out. Of the "
+                    "options, edge refinement, edge colours and the download format apply to the touched-up "
+                    "file.")
         editor = gr.ImageEditor(
             label="Keep (green) / remove (red) strokes", elem_id="touchup-editor", type="numpy",
             image_mode="RGBA", sources=(), transforms=(), interactive=True,
@@ -167,9 +212,13 @@ def touch_up_panel() -> TouchUpPanel:
 
 
 def connect_touch_up(panel: TouchUpPanel, photo: gr.Image, model: gr.Dropdown, precision: gr.Dropdown,
-                     refine_edges: gr.Checkbox, results: list[Any]) -> None:
+                     refine_edges: gr.Checkbox, decontaminate: gr.Radio, file_format: gr.Radio,
+                     results: list[Any]) -> None:
     """Wire the panel's buttons, close it on a new photo, and add the /touch_up endpoint (photo + stroke masks)."""
-    panel.apply.click(apply_touch_up, [panel.session, panel.editor, refine_edges], results, api_visibility="private")
+    # The progress shows on the results only: on the editor, Gradio 6's status tracker stays over the canvas after
+    # the new value has arrived (seen in Chromium), hiding the overlay and the strokes.
+    panel.apply.click(apply_touch_up, [panel.session, panel.editor, refine_edges, decontaminate, file_format],
+                      [panel.editor, *results], show_progress_on=results, api_visibility="private")
     panel.reset.click(reset_touch_up, panel.session, [panel.editor, *results], api_visibility="private",
                       concurrency_limit=None)
     # A new photo: the touch-up panel belonged to the old one's cut-out, so it closes until the next Run.
