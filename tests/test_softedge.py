@@ -22,9 +22,10 @@ from pipeline.errors import ModelUnavailableError
 from pipeline.matting import VITMATTE_MODEL, decontaminated_cutout, estimate_foreground
 
 SUBSET_STEP = 16
-# The bar is 0.9× rembg decontaminate's band error. Measured with u2net on every 4th pair: 0.83 (DAVIS-dev),
-# 0.92 (GrabCut); on this test's subset 0.94 (DAVIS-dev). Not met yet: asserted here is that ours beats rembg's.
-BAND_BAR = 1.0
+# The bar is 0.9× rembg decontaminate's band error. Measured with u2net (INT8) on every pair, two-window
+# refinement: 0.905 (DAVIS-dev), 0.824 (GrabCut); alpha SAD 0.87× / 1.04× plain rembg's. Not met on every set yet:
+# asserted here is a margin below rembg's on this subset.
+BAND_BAR = 0.95
 
 
 def visible_error(colours: np.ndarray, alpha: np.ndarray, foreground: np.ndarray) -> float:
