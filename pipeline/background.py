@@ -342,6 +342,14 @@ class EdgeRefinement:
     work_size: int = 640  # the coefficients are computed on the photo reduced to at most this long side
 
 
+def refinement_reach(size: tuple[int, int], settings: EdgeRefinement = EdgeRefinement()) -> int:
+    """How far (full-size pixels) a change of the mask can move :func:`refine_mask`'s answer, for a photo of
+    ``size``: the wide window's radius on the work grid, plus a work pixel for the reduction and one for the
+    bilinear upsampling."""
+    factor = max(1, -(-max(size) // settings.work_size))
+    return (round(settings.wide_radius * -(-max(size) // factor)) + 2) * factor
+
+
 def _box(array: np.ndarray, radius: int) -> np.ndarray:
     return cv2.boxFilter(array, -1, (2 * radius + 1, 2 * radius + 1), borderType=cv2.BORDER_REFLECT)
 

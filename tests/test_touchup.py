@@ -15,7 +15,7 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from benchmarks.strokes import MODELS, SETS, EvalPhoto, eval_photos, iou, user_strokes, worst_photos
-from pipeline.background import Precision, model_mask, refine_mask
+from pipeline.background import Precision, model_mask, refine_mask, refinement_reach
 from pipeline.touchup import stroke_mask, strokes_by_colour, touch_up
 
 # Bars asserted per group (10 worst masks of a set, one model): mean IoU gain, and the most one photo may lose.
@@ -159,6 +159,28 @@ def test_strokes_are_hard_constraints_and_the_cutout_carries_the_mask(cat: tuple
     assert cutout.image.mode == "RGBA" and cutout.image.size == photo.size
     assert (np.asarray(cutout.image)[..., 3] == mask).all()
     assert (np.asarray(cutout.image)[..., :3] == np.asarray(photo)).all()
+
+
+def test_a_stroke_changes_the_cutout_only_its_way_and_near_what_it_changed(cat: tuple[Image.Image, np.ndarray]
+                                                                          ) -> None:
+    """The refinement fits windows of the mask, so it moves the alpha around any change: still, a remove stroke
+    only takes away and a keep stroke only adds, and away from what they change the cut-out is as it was."""
+    photo, prior = cat
+    shown = refine_mask(photo, prior)
+    reach = refinement_reach(photo.size)
+    remove = np.zeros(prior.shape, bool)
+    remove[140:160, 140:310] = True  # across the cat's face
+    keep = disc(photo.size, (425, 200), 8)  # the room behind the cat
+    for keep_layer, remove_layer, way in ((None, remove, np.less_equal), (keep, None, np.greater_equal)):
+        after = np.asarray(touch_up(photo, keep_layer, remove_layer, prior=prior).mask)
+        assert (after == np.asarray(touch_up(photo, keep_layer, remove_layer, prior=prior,
+                                             refined_prior=shown).mask)).all()
+        assert way(after, shown).all()
+        changed = np.abs(after.astype(np.int16) - shown) >= 32
+        assert changed.sum() > 200
+        # Two reaches: the refinement's, around a change of the mask it was given (which can be smaller than 32).
+        far = cv2.distanceTransform((~changed).view(np.uint8), cv2.DIST_L2, 3) > 2 * reach
+        assert far.mean() > 0.5 and (after[far] == shown[far]).all()
 
 
 def test_transparent_areas_of_the_photo_stay_transparent(cat: tuple[Image.Image, np.ndarray]) -> None:

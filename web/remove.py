@@ -88,7 +88,7 @@ def cut_out_for_touch_up(*options: Any, progress: gr.Progress = gr.Progress()) -
     """The page's Run button: the cut-out (as ``remove_photo_background``, same inputs), then the touch-up panel
     opened on the photo, with the network's mask kept for touch-ups."""
     outputs, cutout = cut_out(*options, progress=progress)
-    session, overlay = open_touch_up(options[0], options[1], cutout, outputs)
+    session, overlay = open_touch_up(options[0], options[1], cutout, outputs, refined=bool(options[3]))
     return (*outputs, session, overlay, gr.Column(visible=True))
 
 

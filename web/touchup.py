@@ -33,6 +33,9 @@ class TouchUpSession:
     photo: str  # the uploaded file
     model: str
     prior: np.ndarray  # the network's mask (uint8, full size), which the strokes correct
+    # The cut-out's mask if its edges were refined: with refinement on, a touch-up keeps it where strokes change
+    # nothing (and saves refining the prior again).
+    refined: np.ndarray | None
     canvas: Image.Image  # the photo as painted on in the editor, at most PREVIEW_SIDE px
     original: tuple[Any, str, str, str]  # the cut-out's outputs, shown again by Reset
     overlay: Image.Image  # the canvas with the cut-out's mask shown on it: the editor's background after Reset
@@ -46,12 +49,14 @@ def mask_overlay(canvas: Image.Image, mask: Image.Image) -> Image.Image:
     return Image.fromarray(np.rint(rgb * alpha + removed * (1 - alpha)).astype(np.uint8))
 
 
-def open_touch_up(photo: str, model: str, cutout: Cutout, outputs: tuple[Any, str, str, str]
+def open_touch_up(photo: str, model: str, cutout: Cutout, outputs: tuple[Any, str, str, str], refined: bool
                   ) -> tuple[TouchUpSession, Image.Image]:
-    """The session of a new cut-out and the editor's first view: the cut-out's mask on the photo."""
+    """The session of a new cut-out (``refined``: its edges were refined) and the editor's first view: the
+    cut-out's mask on the photo."""
     canvas = outputs[0][0]  # the slider's "before": the photo at preview size
     overlay = mask_overlay(canvas, cutout.mask)
-    session = TouchUpSession(photo=photo, model=model, prior=cutout.network_mask, canvas=canvas,
+    session = TouchUpSession(photo=photo, model=model, prior=cutout.network_mask,
+                             refined=np.asarray(cutout.mask) if refined else None, canvas=canvas,
                              original=outputs, overlay=overlay)
     return session, overlay
 
@@ -163,7 +168,8 @@ def apply_touch_up(session: TouchUpSession | None, strokes: dict[str, Any] | Non
     started = time.perf_counter()
     photo = load_image(session.photo)
     progress(0, desc="Touching up")
-    cutout = touch_up(photo.image, keep, remove, prior=session.prior, refine_edges=refine_edges)
+    cutout = touch_up(photo.image, keep, remove, prior=session.prior, refine_edges=refine_edges,
+                      refined_prior=session.refined)
     cutout = with_edge_colours(photo.image, cutout, decontaminate)
     file_format = "webp" if file_format == "webp" else "png"
     progress(0.9, desc=f"Writing the {'WebP' if file_format == 'webp' else 'PNG'}")
