@@ -16,7 +16,6 @@ from typing import Any
 from PIL import Image
 
 from pipeline.background import remove_background
-from pipeline.catalogue import IMAGE_SUFFIXES
 from pipeline.compose import superimpose
 from pipeline.errors import PipelineError
 from pipeline.intake import encode_image, load_image, result_filename
@@ -33,17 +32,6 @@ class BatchReport:
         for name, message in self.failed:
             text += f"\n{name}: {message}"
         return text
-
-
-def photos_in(paths: Sequence[str | Path]) -> list[Path]:
-    """The given files, and the image files directly inside the given folders, in name order."""
-    found: list[Path] = []
-    for path in map(Path, paths):
-        if path.is_dir():
-            found.extend(sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()))
-        else:
-            found.append(path)
-    return found
 
 
 def _unique(name: str, taken: set[str]) -> str:
@@ -68,7 +56,7 @@ def batch_cutouts(
     """Cut out every photo and write the results into the ZIP ``archive``.
 
     Args:
-        photos: image files (use :func:`photos_in` to expand folders).
+        photos: image files (a folder's are found by :func:`pipeline.catalogue.list_photos`).
         archive: the ZIP file to write.
         model: the rembg session to use (see ``pipeline.background``).
         background: when given (an image or an RGB colour), each cut-out is also composited onto it with

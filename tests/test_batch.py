@@ -16,7 +16,7 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from pipeline.background import remove_background
-from pipeline.batch import batch_cutouts, photos_in
+from pipeline.batch import batch_cutouts
 from pipeline.intake import load_image
 
 
@@ -36,8 +36,7 @@ def read_png(bundle: zipfile.ZipFile, name: str) -> np.ndarray:
 
 
 def test_batch_writes_cutouts_and_reports_failures(photo_folder: Path, tmp_path: Path) -> None:
-    photos = photos_in([photo_folder])
-    assert [p.name for p in photos] == ["broken.png", "chelsea.jpg", "coffee.jpg"]
+    photos = [photo_folder / name for name in ("broken.png", "chelsea.jpg", "coffee.jpg")]
     seen: list[float] = []
     report = batch_cutouts(photos, tmp_path / "out.zip", model="u2netp", background=(0, 0, 255),
                            progress=lambda fraction, _: seen.append(fraction))
@@ -85,7 +84,8 @@ def test_batch_endpoint(app_url: str, photo_folder: Path, tmp_path: Path) -> Non
     archive, summary = client.predict(photos, model="u2netp", composite="color", colour="#0000ff",
                                       api_name="/batch_remove_background")
     assert summary.startswith("2 of 3 photos cut out.\nbroken.png: This file is not an image")
-    direct = batch_cutouts(photos_in([photo_folder]), tmp_path / "direct.zip", model="u2netp", background=(0, 0, 255))
+    direct = batch_cutouts([photo_folder / name for name in ("chelsea.jpg", "broken.png", "coffee.jpg")],
+                           tmp_path / "direct.zip", model="u2netp", background=(0, 0, 255))
     with zipfile.ZipFile(archive) as served, zipfile.ZipFile(direct.archive) as expected:
         assert sorted(served.namelist()) == sorted(expected.namelist())
         for name in ("chelsea-cutout.png", "coffee-cutout.png"):
