@@ -15,6 +15,8 @@ from mcp.client.streamable_http import streamable_http_client
 from PIL import Image
 
 from pipeline import models
+from pipeline.background import checkerboard_preview
+from web.common import shown
 
 
 def test_app_serves_page_and_api(app_url: str) -> None:
@@ -112,3 +114,27 @@ def test_webp_downloads_and_light_previews(app_url: str, eval_dir: Path, tmp_pat
     with Image.open(webp) as served_webp, Image.open(composites["png"][1]) as png, Image.open(after) as shown:
         assert served_webp.format == "WEBP" and shown.format == "JPEG" and served_webp.size == png.size == (450, 600)
         assert np.array_equal(np.asarray(served_webp.convert("RGB")), np.asarray(png.convert("RGB")))
+
+
+def test_preview_is_the_premultiplied_area_average_over_the_checkerboard() -> None:
+    """A large cut-out's preview, computed independently: colours premultiplied by alpha, averaged over each 2×2
+    block (a 3200×2400 cut-out is shown at 1600×1200), then laid over the checkerboard; within the rounding of
+    8-bit premultiplied colour (2.5 levels, where alpha is faint), and under half a level on average."""
+    photo = Image.open(Path(__file__).resolve().parent.parent / "assets" / "samples" / "astronaut.jpg")
+    photo = photo.convert("RGB").resize((3200, 2400), Image.Resampling.BICUBIC)
+    rows, columns = np.indices((2400, 3200))
+    alpha = np.clip(255 - np.hypot(rows - 1200, columns - 1600) / 4, 0, 255).astype(np.uint8)  # soft to none
+    cutout = photo.copy()
+    cutout.putalpha(Image.fromarray(alpha))
+
+    preview = np.asarray(shown(cutout), np.float64)
+
+    rgba = np.asarray(cutout, np.float64)
+    premultiplied = np.concatenate([rgba[..., :3] * rgba[..., 3:] / 255, rgba[..., 3:]], axis=2)
+    averaged = premultiplied.reshape(1200, 2, 1600, 2, 4).mean(axis=(1, 3))
+    board = np.asarray(checkerboard_preview(Image.new("RGBA", (1600, 1200))), np.float64)
+    truth = averaged[..., :3] + board * (1 - averaged[..., 3:] / 255)
+    assert preview.shape == (1200, 1600, 3)
+    error = np.abs(preview - truth)
+    assert error.max() <= 2.5 and error.mean() < 0.5, (error.max(), error.mean())
+    assert np.array_equal(np.asarray(shown(photo.resize((800, 600)))), np.asarray(photo.resize((800, 600))))

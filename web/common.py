@@ -10,9 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import cv2
 import gradio as gr
-import numpy as np
 from PIL import Image, ImageColor
 
 from pipeline.background import Cutout, checkerboard_preview
@@ -103,20 +101,25 @@ DOWNLOAD_FORMATS = [("PNG", "png"), ("WebP (lossless, about a quarter of the siz
 def shown(image: Image.Image) -> Image.Image:
     """``image`` as a preview shows it: at most PREVIEW_SIDE px, transparency over a checkerboard (RGB).
 
-    Downsized with OpenCV's area filter, colours premultiplied by alpha (no fringe of the hidden colours): at
-    12 MP ~0.2 s of CPU, against ~0.5 s for Pillow's premultiplied bicubic resize of the RGBA image.
+    Downsized by Pillow's box filter after an integer reduction (``reducing_gap=1``: an area average, as OpenCV's
+    INTER_AREA), colours premultiplied by alpha (no fringe of the hidden colours), all without turning the full
+    image into an array: at 12 MP ~0.1 s of CPU for a cut-out, against ~0.4 s through NumPy and OpenCV.
     """
     scale = min(1.0, PREVIEW_SIDE / max(image.size))
     size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    if image.mode != "RGBA":
-        pixels = np.asarray(image.convert("RGB"))
-        return Image.fromarray(cv2.resize(pixels, size, interpolation=cv2.INTER_AREA) if scale < 1 else pixels)
-    premultiplied = np.asarray(image.convert("RGBa"))  # Pillow's premultiplied mode
+    transparent = image.mode == "RGBA"
+    view = image.convert("RGBa" if transparent else "RGB") if image.mode != "RGB" else image
     if scale < 1:
-        premultiplied = cv2.resize(premultiplied, size, interpolation=cv2.INTER_AREA)
-    board = np.asarray(checkerboard_preview(Image.new("RGBA", size)), np.float32)  # the checkerboard alone
-    over = premultiplied[..., :3] + board * (1 - premultiplied[..., 3:].astype(np.float32) / 255)
-    return Image.fromarray(np.clip(np.rint(over), 0, 255).astype(np.uint8))
+        view = view.resize(size, Image.Resampling.BOX, reducing_gap=1.0)
+    if not transparent:
+        return view
+    return Image.alpha_composite(checkerboard(size), view.convert("RGBA")).convert("RGB")
+
+
+@functools.lru_cache(maxsize=8)
+def checkerboard(size: tuple[int, int]) -> Image.Image:
+    """The previews' checkerboard alone (RGBA), made once per size: the same photo is shown again and again."""
+    return checkerboard_preview(Image.new("RGBA", size), max_side=max(size)).convert("RGBA")
 
 
 def before_after(before: Image.Image, after: Image.Image) -> tuple[Image.Image, Image.Image]:

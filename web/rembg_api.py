@@ -197,7 +197,8 @@ def _form_params(
 
 
 def _png(data: bytes, params: RembgParams) -> bytes:
-    return encode_image(remove_like_rembg(data, params), "png")
+    # Level 1: a 12 MP cut-out deflates several times faster than at 6, in a file ~15% larger (still lossless).
+    return encode_image(remove_like_rembg(data, params), "png", png_compress_level=1)
 
 
 async def _answer(data: bytes, params: RembgParams) -> Response:
