@@ -82,7 +82,8 @@ def test_mcp_server_lists_the_tools_and_runs_them_offline(app_url: str) -> None:
 
 def test_webp_downloads_and_light_previews(app_url: str, eval_dir: Path, tmp_path: Path) -> None:
     """WebP beside PNG on Remove and Superimpose (lossless where visible, smaller, upright for an EXIF-rotated
-    upload); previews are JPEG at most PREVIEW_SIDE px while the files keep full resolution."""
+    upload; neither keeps the colour under alpha 0); previews are JPEG at most PREVIEW_SIDE px while the files keep
+    full resolution."""
     client = Client(app_url, verbose=False)
     stored = Image.open(eval_dir / "grabcut" / "images" / "person1.jpg").convert("RGB")  # 600×450
     exif = Image.Exif()
@@ -105,6 +106,7 @@ def test_webp_downloads_and_light_previews(app_url: str, eval_dir: Path, tmp_pat
         assert np.array_equal(np.asarray(mask), reference[..., 3])
         visible = reference[..., 3] > 0
         assert np.array_equal(lossless[visible], reference[visible])  # only colour under alpha 0 may go
+        assert visible.any() and not reference[~visible].any()  # the PNG drops it too: (0, 0, 0, 0)
     assert Path(webp).stat().st_size < Path(runs["png"][1]).stat().st_size
 
     composites = {fmt: client.predict(handle_file(str(rotated)), None, "color", "#3366ff", file_format=fmt,

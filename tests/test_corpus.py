@@ -125,7 +125,12 @@ def test_every_case_through_the_api(cases: list[tuple[Case, Path]], client: Clie
             # The same cut-out as the pipeline makes of the same file in this process.
             expected = remove_background(load_image(path).image, model=MODEL).image
             assert served.size == expected.size == case.size and served.mode == "RGBA", (served.size, served.mode)
-            assert np.abs(np.asarray(served, np.int16) - np.asarray(expected, np.int16)).max() <= 1
+            served_pixels, expected_pixels = np.asarray(served, np.int16), np.asarray(expected, np.int16)
+            assert np.abs(served_pixels[..., 3] - expected_pixels[..., 3]).max() <= 1
+            # Every pixel that shows is as in-process; the file drops the colour under alpha 0, as rembg does.
+            both_show = np.minimum(served_pixels[..., 3], expected_pixels[..., 3]) > 0
+            assert np.abs(served_pixels[both_show] - expected_pixels[both_show]).max(initial=0) <= 1
+            assert not served_pixels[served_pixels[..., 3] == 0].any()
             assert f"{case.size[0]}×{case.size[1]} px" in summary, summary
 
     problems = list(each_case(cases, check))

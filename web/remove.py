@@ -66,8 +66,8 @@ def remove_photo_background(
         fill_background: fill the background with background_colour instead of leaving it transparent.
         background_colour: the fill colour, e.g. "#ffffff".
         background_opacity: the fill's opacity, 0–255.
-        file_format: the cut-out file's format: "png" or "webp" (lossless, about a quarter of the size; the colour
-            under fully transparent pixels is not kept).
+        file_format: the cut-out file's format: "png" or "webp" (lossless, usually smaller). Neither keeps the
+            colour under fully transparent pixels (the PNG has them (0, 0, 0, 0), as rembg's cut-outs do).
         decontaminate: the colour under soft edges: "fast" (default: the subject's own colour, estimated where
             the edge is soft), "rembg" (rembg's decontaminate, pymatting over the whole photo: slow on large
             photos) or "off" (the photo's colours, which carry the old background).
