@@ -17,8 +17,10 @@ The network's soft mask is the prior, the strokes are hard constraints, and Open
    at most 0.007 on any photo, and never rejecting gives the same except −0.15 mean gain on two DAVIS frames
    where the network kept only a wrong object.
 2. **GrabCut** (``cv2.grabCut`` with ``GC_INIT_WITH_MASK``) on the box around what the strokes can change
-   (within ``reach`` of a stroke, and a rejected blob), scaled as the frame would be to about ``work_pixels``;
-   outside the box the prior stands untouched.
+   (within ``reach`` of a stroke, and a rejected blob; found on the frame scaled to about ``work_pixels``), the
+   box itself scaled to about ``work_pixels``; outside the box the prior stands untouched. GrabCut's time follows
+   the pixels it cuts, so scaling the box (not the frame) bounds it on any photo and edit, and a small edit on a
+   large photo keeps its detail.
 3. **Which changes are kept.** GrabCut's answer is trusted only where it carries a stroke's evidence: a region
    it added is kept when it touches a keep stroke, a region it removed when it touches a remove stroke, however
    far that region reaches (a short stroke inside a missed arm brings back the whole arm; one on a wrongly kept
@@ -31,13 +33,22 @@ The network's soft mask is the prior, the strokes are hard constraints, and Open
    full-resolution photo, and the stroked pixels are set as painted. The refined result is taken only near the
    changes, and there only the way they went: elsewhere the cut-out is the refined prior, to the level.
 
-Measured (benchmarks/bench_touchup.py; mean IoU gain over the first cut-out, careful / careless strokes):
-u2net DAVIS-dev +0.11 / +0.16, GrabCut +0.15 / +0.20; u2netp (bf16) DAVIS-dev +0.20 / +0.25, GrabCut +0.23 /
-+0.30; no photo loses more than 0.01. The issue's +0.20 for careful strokes is not reached on u2net, where the
-worst masks hold the subject inside one large wrongly kept blob that a short stroke does not carve. Speed: GrabCut's
-max-flow is slow on smooth photos (the bundled cat at 1 MP: about 12 CPU s at ``work_pixels`` = 1 MP, 2 s at
-0.25 MP, 0.9 s at 0.15 MP), fast on detailed ones (retina: 0.5 CPU s): a smaller ``work_pixels`` is the lever,
-not yet measured against the quality figures.
+Measured (benchmarks/bench_touchup.py and tests/test_touchup.py's simulated user; mean IoU gain over the first
+cut-out, careful / careless strokes): u2net DAVIS-dev +0.11 / +0.16, GrabCut +0.17 / +0.21; u2netp (bf16)
+DAVIS-dev +0.19 / +0.29, GrabCut +0.23 / +0.28; every photo gains (the least +0.006). The issue's +0.20 for
+careful strokes is not reached on u2net, where the worst masks hold the subject inside one large wrongly kept blob
+that a short stroke does not carve.
+
+Speed (CPU seconds of one touch-up with the prior and its refined cut-out given, as the app's Apply; the machine
+shared, so ±30 %): GrabCut's max-flow is slow on smooth photos, so ``work_pixels`` is small and the box is scaled,
+not the frame. Bundled cat scaled to 1 MP (smooth): about 0.4 s (1 MP of work over the frame took 15 s, 0.15 MP
+0.8 s), 12 MP about 1.0 s; scikit-image's retina (detailed) about 0.2 s and 0.6 s. Slower per pixel are some eval
+photos scaled up: davis-dev/157 and grabcut/banana3 with careless strokes, 0.8 to 0.95 s at 1 MP, 1.4 to 1.7 s at
+12 MP. The same 80 touch-ups of the quality figures, against them: the former 1 MP of work over the frame, 3
+iterations, gave +0.11 / +0.16, +0.15 / +0.20, +0.20 / +0.25, +0.23 / +0.30 in 56 CPU s (2.3 s the slowest);
+0.08 MP of box, 3 iterations, 0.01 to 0.02 more on the careful groups but 1.1 to 1.3× the time on the slow photos
+(1.2 s at 1 MP); 0.06 MP lost 0.04 on u2netp's careful groups. Without the refined cut-out (the HTTP API) the
+refinement runs twice: +0.1 s at 1 MP, +0.3 s at 12 MP.
 
 From a script::
 
@@ -74,8 +85,8 @@ from pipeline.background import (
 
 StrokeInput = np.ndarray | Image.Image | None
 
-WORK_PIXELS = 1_000_000
-GRABCUT_ITERATIONS = 3
+WORK_PIXELS = 80_000
+GRABCUT_ITERATIONS = 2
 REACH = 0.15
 KEEP_MARGIN = 0.1  # of the diagonal: a keep stroke this close to a blob of the prior marks it as the subject
 RANDOM_SEED = 0
@@ -167,7 +178,8 @@ def touch_up(
         refined_prior: the mask of the cut-out being corrected, ``refine_mask(image, prior)`` or what the caller
             made of that (computed if not given); with ``refine_edges``, the result is it wherever the strokes
             change nothing.
-        work_pixels: GrabCut runs on the photo scaled down to about this many pixels (never scaled up).
+        work_pixels: GrabCut runs on the box around what the strokes can change, scaled down to about this many
+            pixels (never scaled up).
         iterations: GrabCut iterations (each re-fits the colour models and re-cuts).
         reach: how far from a stroke GrabCut may overturn the network's confident pixels, as a fraction of
             the photo's diagonal.
@@ -235,8 +247,11 @@ def _resegment(rgb: np.ndarray, prior: np.ndarray, keep: np.ndarray, remove: np.
     x0, y0, x1, y1 = box
     crop_rgb, crop_prior = rgb[y0:y1, x0:x1], prior[y0:y1, x0:x1]
     crop_keep, crop_remove = keep[y0:y1, x0:x1], remove[y0:y1, x0:x1]
-    work_size = (max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale)))
-    if scale < 1:
+    # The box, not the frame, is scaled to work_pixels: GrabCut's time follows its pixels (at most about
+    # work_pixels, so a smooth photo cannot make it slow), and a small edit on a large photo keeps its detail.
+    work_scale = min(1.0, math.sqrt(work_pixels / ((x1 - x0) * (y1 - y0))))
+    work_size = (max(1, round((x1 - x0) * work_scale)), max(1, round((y1 - y0) * work_scale)))
+    if work_scale < 1:
         # Area averaging keeps thin strokes (any painted share of a work pixel counts) and the prior's soft edges.
         work_rgb = cv2.resize(crop_rgb, work_size, interpolation=cv2.INTER_AREA)
         work_prior = cv2.resize(crop_prior, work_size, interpolation=cv2.INTER_AREA)
@@ -248,11 +263,11 @@ def _resegment(rgb: np.ndarray, prior: np.ndarray, keep: np.ndarray, remove: np.
     if work_rejected.shape[::-1] != work_size:
         work_rejected = cv2.resize(work_rejected.view(np.uint8), work_size, interpolation=cv2.INTER_NEAREST) > 0
     added, removed = _grabcut_changes(work_rgb, work_prior, work_keep, work_remove, work_rejected,
-                                      iterations=iterations, reach=reach * diagonal)
+                                      iterations=iterations, reach=reach * math.hypot(width, height) * work_scale)
     # The faint halo the network left around a removed object goes with it.
     removed |= _dilate(removed, 2) & (work_prior < 128)
     crop_size = (x1 - x0, y1 - y0)
-    if scale < 1:
+    if work_scale < 1:
         add_weight = cv2.resize(added.astype(np.float32), crop_size, interpolation=cv2.INTER_LINEAR)
         remove_weight = cv2.resize(removed.astype(np.float32), crop_size, interpolation=cv2.INTER_LINEAR)
     else:
