@@ -202,7 +202,9 @@ def main() -> int:
         print("|---|---|---|")
         print(f"| cold start: `python app.py` to first served page | {cold_start:.1f} | |")
         print(f"| first remove_background request (loads the model) | {first:.2f} | {first / warm:.1f}× warm |")
-        print(f"| warm remove_background request through the API | {warm:.3f} | |\n")
+        print(f"| warm remove_background request through the API | {warm:.3f} | |")
+        empty = statistics.median(timings(lambda: client.predict(api_name="/models"), repeats))
+        print(f"| an empty call (`/models`: no upload, no file): the protocol's floor | {empty:.3f} | |\n")
         with tempfile.TemporaryDirectory() as folder, httpx.Client(base_url=url, timeout=120) as http:
             overhead_table(client, http, server, (1,) if quick else MEGAPIXELS, repeats, Path(folder))
             enhance = next(case for case in cases(1, Path(folder)) if case.endpoint == "enhance_resolution")
