@@ -199,20 +199,16 @@ def touch_up(
     elif prior.shape != (photo.height, photo.width) or prior.dtype != np.uint8:
         raise ValueError(f"prior must be a uint8 array of shape {(photo.height, photo.width)}, "
                          f"not {prior.dtype} {prior.shape}")
+    if refined_prior is not None and (refined_prior.shape != prior.shape or refined_prior.dtype != np.uint8):
+        raise ValueError(f"refined_prior must be a uint8 array of shape {prior.shape}, "
+                         f"not {refined_prior.dtype} {refined_prior.shape}")
     mask = prior
     if keep_mask.any() or remove_mask.any():
         mask = _resegment(np.asarray(photo), prior, keep_mask, remove_mask, work_pixels=work_pixels,
                           iterations=iterations, reach=reach)
     if refine_edges:
-        refined = refine_mask(photo, mask)
-        if mask is not prior:
-            if refined_prior is None:
-                refined_prior = refine_mask(photo, prior)
-            elif refined_prior.shape != prior.shape or refined_prior.dtype != np.uint8:
-                raise ValueError(f"refined_prior must be a uint8 array of shape {prior.shape}, "
-                                 f"not {refined_prior.dtype} {refined_prior.shape}")
-            refined = _only_where_changed(refined_prior, refined, prior, mask)
-        mask = refined
+        before = refine_mask(photo, prior) if refined_prior is None else refined_prior
+        mask = before if mask is prior else _only_where_changed(before, refine_mask(photo, mask), prior, mask)
     mask = mask.copy()
     mask[keep_mask] = 255
     mask[remove_mask] = 0
@@ -300,9 +296,8 @@ def _only_where_changed(before: np.ndarray, after: np.ndarray, prior: np.ndarray
     near_raised = _distance_to(raised[box]) <= reach
     old, new = before[box], after[box]
     result = before.copy()
-    result[box] = np.where(near_lowered & near_raised, new,
-                           np.where(near_lowered, np.minimum(old, new), np.where(near_raised, np.maximum(old, new),
-                                                                                  old)))
+    result[box] = np.select([near_lowered & near_raised, near_lowered, near_raised],
+                            [new, np.minimum(old, new), np.maximum(old, new)], old)
     return result
 
 
