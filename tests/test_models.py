@@ -63,6 +63,29 @@ def test_mirror_fills_store_and_corrupt_file_is_replaced(empty_store: Path) -> N
     assert digest(binary, "sha384") == expected
 
 
+def test_verified_record_skips_hashing_an_unchanged_file_but_not_a_rewritten_one(
+        empty_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    binary = models.ensure_model(SR_1033).with_suffix(".bin")
+    checksum = models.MODELS[SR_1033].files[1].checksum
+    monkeypatch.setattr(models, "_verified", {})  # as a new process: only the store's record is left
+
+    def no_hashing(*args: object) -> None:
+        raise AssertionError("hashed a file the store had verified")
+
+    monkeypatch.setattr(models.hashlib, "new", no_hashing)
+    assert models.file_checksum_ok(binary, checksum)
+    monkeypatch.undo()
+
+    # One byte flipped in place, size and modification time put back: the change time still tells.
+    stat = binary.stat()
+    data = bytearray(binary.read_bytes())
+    data[1000] ^= 0xFF
+    binary.write_bytes(bytes(data))
+    os.utime(binary, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    monkeypatch.setattr(models, "_verified", {})
+    assert not models.file_checksum_ok(binary, checksum)
+
+
 def test_partial_download_is_not_used(empty_store: Path) -> None:
     target = empty_store / models.MODELS[SR_1033].files[0].relpath
     target.parent.mkdir(parents=True)
