@@ -144,7 +144,9 @@ class OpenVinoInnerSession:
             config["INFERENCE_NUM_THREADS"] = INFERENCE_THREADS
         if precision == "exact":
             config["INFERENCE_PRECISION_HINT"] = "f32"
-        self._compiled = core.compile_model(core.read_model(network_path), "CPU", config)
+        config["CACHE_DIR"] = str(models.compiled_cache_dir())
+        with models.compile_lock(network_path, config):
+            self._compiled = core.compile_model(str(network_path), "CPU", config)
         self._inputs = [SimpleNamespace(name=port.get_any_name(), shape=list(port.get_partial_shape()))
                         for port in self._compiled.inputs]
         self._output_names = [port.get_any_name() for port in self._compiled.outputs]
