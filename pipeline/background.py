@@ -138,15 +138,12 @@ class OpenVinoInnerSession:
     """The part of ``onnxruntime.InferenceSession`` that rembg's sessions call, run by OpenVINO."""
 
     def __init__(self, network_path: Path, precision: ResolvedPrecision) -> None:
-        core = models.openvino_core()
         config = {"PERFORMANCE_HINT": "LATENCY"}
         if INFERENCE_THREADS:
             config["INFERENCE_NUM_THREADS"] = INFERENCE_THREADS
         if precision == "exact":
             config["INFERENCE_PRECISION_HINT"] = "f32"
-        config["CACHE_DIR"] = str(models.compiled_cache_dir())
-        with models.compile_lock(network_path, config):
-            self._compiled = core.compile_model(str(network_path), "CPU", config)
+        self._compiled = models.compiled_network(network_path, config)
         self._inputs = [SimpleNamespace(name=port.get_any_name(), shape=list(port.get_partial_shape()))
                         for port in self._compiled.inputs]
         self._output_names = [port.get_any_name() for port in self._compiled.outputs]

@@ -160,3 +160,28 @@ def test_two_processes_fetching_at_once_leave_a_good_store(tmp_path: Path) -> No
         for file in models.MODELS[name].files:
             assert models.file_checksum_ok(store / file.relpath, file.checksum)
     assert not list(store.rglob("*.part"))
+
+
+def test_compiled_network_is_stored_verified_and_made_again_when_damaged(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    network = models.ensure_model("u2netp")
+    monkeypatch.setenv("BACKDROP_MODELS_DIR", str(tmp_path / "store"))
+    config = {"PERFORMANCE_HINT": "LATENCY"}
+    probe = np.random.default_rng(0).random((1, 3, 320, 320), dtype=np.float32)
+    expected = models.openvino_core().compile_model(str(network), "CPU", config)(probe)[0]
+
+    assert np.array_equal(models.compiled_network(network, config)(probe)[0], expected)
+    (blob,) = (tmp_path / "store" / "compiled").glob("*.blob")
+    written = blob.stat().st_mtime_ns
+    assert np.array_equal(models.compiled_network(network, config)(probe)[0], expected)
+    assert blob.stat().st_mtime_ns == written  # loaded, not made again
+
+    # Damage in the middle of the file, size unchanged (OpenVINO's own cache would load this and give wrong masks).
+    with blob.open("r+b") as file:
+        file.seek(blob.stat().st_size // 3)
+        file.write(bytes(4096))
+    monkeypatch.setattr(models, "_verified", {})
+    assert np.array_equal(models.compiled_network(network, config)(probe)[0], expected)
+    assert blob.stat().st_mtime_ns != written
