@@ -12,7 +12,7 @@ runs it (start-up and model loading included), one after another on the same cor
 The headline is each whole command's wall-clock. Beside it: when the first result file was written (start-up: imports,
 Ray's connection and actors, the network's compilation, the first photo), the rate from the first result file to
 the last (the rate a long catalogue runs at once started), and the CPU seconds of every process the run took (for
-Ray, the cluster's processes too: its driver, actors, Ray Data's helper actors, raylets).
+Ray, the cluster's processes too: its driver, actors, raylets).
 
     python -m benchmarks.bench_batch [--photos 56] [--quick]
 """
