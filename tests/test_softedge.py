@@ -2,8 +2,7 @@
 
 The bars (issue 13) are asserted with u2net on a subset of both evaluation sets (every SUBSET_STEP-th pair),
 built as benchmarks/bench_softedge.py builds its cases: the app's default cut-out has alpha SAD no higher than
-plain ``rembg.remove`` and an edge-band colour error below that of ``rembg.remove(decontaminate=True)``
-(the issue's 0.9× is not reached on every set yet: see BAND_BAR).
+plain ``rembg.remove`` and an edge-band colour error at most 0.9× that of ``rembg.remove(decontaminate=True)``.
 """
 
 from __future__ import annotations
@@ -22,10 +21,10 @@ from pipeline.errors import ModelUnavailableError
 from pipeline.matting import VITMATTE_MODEL, decontaminated_cutout, estimate_foreground
 
 SUBSET_STEP = 16
-# The issue's bar is 0.9× rembg decontaminate's band error. Measured with u2net (INT8) on every pair, two-window
-# refinement: 0.905 (DAVIS-dev), 0.824 (GrabCut); alpha SAD 0.87× / 1.04× plain rembg's. Not met on every set yet:
-# asserted here is a margin below rembg's on this subset.
-BAND_BAR = 0.95
+# The issue's bar: 0.9× rembg decontaminate's band error. On this subset (u2net INT8) 0.85 (DAVIS-dev) and 0.79
+# (GrabCut), SAD 0.81× / 0.73× plain rembg's. On every pair see docs/BENCHMARKS.md: GrabCut's SAD is above plain
+# rembg's there, from two photos this subset leaves out where the INT8 network's mask is much weaker than f32's.
+BAND_BAR = 0.9
 
 
 def visible_error(colours: np.ndarray, alpha: np.ndarray, foreground: np.ndarray) -> float:
