@@ -12,9 +12,9 @@ import threading
 import gradio as gr
 
 from pipeline import models, quantize
-from pipeline.background import INT8_KEEPS_QUALITY
 from pipeline.errors import PipelineError
 from pipeline.intake import MAX_UPLOAD_BYTES
+from pipeline.options import INT8_KEEPS_QUALITY
 from web import build_app, rembg_api
 
 PREFETCHED_MODELS = ("u2net", "u2netp", "single-image-super-resolution-1032-fp32",

@@ -16,11 +16,10 @@ import time
 from PIL import ImageColor
 from tqdm import tqdm
 
-from pipeline.background import AVAILABLE_MODELS, DEFAULT_MODEL
 from pipeline.catalogue import CutoutSettings, is_url, run_catalogue
 from pipeline.errors import PipelineError
 from pipeline.intake import load_image
-from pipeline.matting import DECONTAMINATE_MODES
+from pipeline.options import DECONTAMINATE_MODES, DEFAULT_MODEL
 
 
 def _cutout_parser(commands: argparse._SubParsersAction) -> None:
@@ -31,8 +30,9 @@ def _cutout_parser(commands: argparse._SubParsersAction) -> None:
     cutout.add_argument("photos", nargs="+", help="image files, folders (searched recursively) or fsspec URLs")
     cutout.add_argument("-o", "--output", required=True,
                         help="a folder or fsspec URL (one <relative path>.png per photo), or a .zip file")
-    cutout.add_argument("--model", default=DEFAULT_MODEL, choices=AVAILABLE_MODELS,
-                        help="rembg session (default u2net; u2netp is faster)")
+    cutout.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME",
+                        help="rembg session (default u2net; u2netp is faster; `python -m pipeline.models list` "
+                             "lists them)")
     cutout.add_argument("--precision", choices=("auto", "fast", "exact", "int8"), default="auto",
                         help="auto (default): the fastest that keeps the model's quality; fast: OpenVINO's CPU "
                              "default (bf16 where the CPU has it); exact: f32, as rembg computes it; int8: NNCF")
@@ -112,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report = run_catalogue(args.photos, args.output, settings, ray_address=args.ray,
                                cpus_per_actor=args.cpus_per_actor, progress=advance)
+    except PipelineError as error:  # e.g. a model that cannot be used: said once, for the whole job
+        tqdm.write(error.message, file=sys.stderr)
+        return 2
     finally:
         bar.close()
     if not report.total:

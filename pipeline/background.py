@@ -10,8 +10,8 @@ same ``.onnx`` file. Precisions:
 - ``"int8"``: the network quantized to INT8 by NNCF on this machine (:mod:`pipeline.quantize`; built on first
   use, or in the background at start-up).
 - ``"auto"`` (default): ``"int8"`` once built, for the models whose quality it keeps on ``../shared/eval`` (IoU and
-  MAE within 0.005 of ``"exact"`` on DAVIS-dev and GrabCut, :data:`INT8_KEEPS_QUALITY`); else ``"fast"`` where that
-  keeps it (:data:`FAST_KEEPS_QUALITY`); else ``"exact"``.
+  MAE within 0.005 of ``"exact"`` on DAVIS-dev and GrabCut, :data:`pipeline.options.INT8_KEEPS_QUALITY`); else
+  ``"fast"`` where that keeps it (:data:`pipeline.options.FAST_KEEPS_QUALITY`); else ``"exact"``.
 
 At every precision but ``"exact"``, U²-Net's pre- and post-processing are rembg's made quicker for large photos
 (:func:`_quick_u2net_mask`); at ``"exact"`` they are rembg's own.
@@ -36,7 +36,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Literal
 
 import cv2
 import numpy as np
@@ -49,27 +48,22 @@ from rembg.sessions.base import BaseSession
 from pipeline import matting, models, quantize
 from pipeline.errors import ModelUnavailableError
 from pipeline.intake import flatten
-from pipeline.matting import Decontaminate
+from pipeline.options import (
+    DEFAULT_MODEL,
+    FAST_MODEL,
+    Decontaminate,
+    Precision,
+    ResolvedPrecision,
+    resolve_precision,
+)
 
-Precision = Literal["auto", "fast", "exact", "int8"]
-ResolvedPrecision = Literal["fast", "exact", "int8"]
 RGBAColor = tuple[int, int, int, int]
 
-DEFAULT_MODEL = "u2net"
-FAST_MODEL = "u2netp"
 SESSION_CACHE_SIZE = 3  # u2net at two precisions (e.g. fast until its INT8 network is ready, then int8) and u2netp
 # Threads each network is compiled with; 0 = OpenVINO's choice (every core). A catalogue job's Ray actor sets it
 # to its share of CPUs before its first session (pipeline.catalogue_ray), so actors do not oversubscribe a node.
 INFERENCE_THREADS = 0
 
-# Models whose "fast" precision keeps quality on ../shared/eval (mean IoU and MAE within 0.005 of "exact").
-# u2net: IoU −0.0002 / −0.0004, MAE −0.0001 / −0.0002 (DAVIS-dev / GrabCut). u2netp is not among them: bf16
-# costs it 0.009 IoU on DAVIS-dev. Models not measured stay at "exact" by default.
-FAST_KEEPS_QUALITY = frozenset({"u2net"})
-# Models whose INT8 network (pipeline.quantize's recipe) keeps quality on ../shared/eval, by the same bound, as
-# benchmarks.bench_quality measures it: u2net IoU +0.0022 / −0.0024, MAE −0.0001 / +0.0001 (DAVIS-dev / GrabCut,
-# every pair, with the quick processing), its network about 1.7× faster than bf16.
-INT8_KEEPS_QUALITY = frozenset({"u2net"})
 # Sessions whose predict is rembg's U2netSession's (one 320×320 input, first output min-max scaled): those get
 # the quicker pre- and post-processing of _quick_u2net_mask at every precision but "exact".
 QUICK_PROCESSING_MODELS = frozenset({"u2net", "u2netp", "u2net_human_seg", "silueta"})
@@ -190,21 +184,6 @@ def _inner_session(model: str, network_path: Path, precision: ResolvedPrecision
             log.warning("OpenVINO cannot run the model %s (%s); it %s instead.", model,
                         _onnxruntime_models[model], RUNS_ON_ONNXRUNTIME)
     return onnxruntime.InferenceSession(str(models.ensure_model(model)), providers=["CPUExecutionProvider"])
-
-
-def resolve_precision(model: str, precision: Precision = "auto") -> ResolvedPrecision:
-    """The precision a request runs at.
-
-    ``"auto"`` is ``"int8"`` where that keeps the model's quality and its INT8 network is built, else ``"fast"``
-    where that keeps it, else ``"exact"``: a request never waits for a build.
-    """
-    if precision == "auto":
-        if model in INT8_KEEPS_QUALITY and quantize.int8_path(model) is not None:
-            return "int8"
-        return "fast" if model in FAST_KEEPS_QUALITY else "exact"
-    if precision not in ("fast", "exact", "int8"):
-        raise ValueError(f"precision must be 'auto', 'fast', 'exact' or 'int8', not {precision!r}")
-    return precision
 
 
 def rembg_session(model: str = DEFAULT_MODEL, precision: Precision = "auto") -> BaseSession:

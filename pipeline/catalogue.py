@@ -43,9 +43,9 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.background import DEFAULT_MODEL, remove_background, resolve_precision
 from pipeline.errors import PipelineError
 from pipeline.intake import encode_image, load_image
+from pipeline.options import DEFAULT_MODEL, resolve_precision
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 MANIFEST = "manifest.jsonl"
@@ -64,7 +64,7 @@ def _filesystem(url: str) -> tuple[Any, str]:
 
 
 # The modules whose code decides a result's pixels, and the libraries under them.
-_RESULT_MODULES = ("background", "matting", "compose", "intake", "quantize")
+_RESULT_MODULES = ("background", "matting", "compose", "intake", "quantize", "options")
 _RESULT_LIBRARIES = ("rembg", "openvino", "onnxruntime", "opencv-python-headless", "pillow", "numpy", "pymatting")
 
 
@@ -257,6 +257,7 @@ class CutoutWorker:
 
     def __call__(self, photo: Photo) -> dict[str, Any]:
         """The photo's manifest record, once its files are written."""
+        from pipeline.background import remove_background  # here: a Ray job's driver never loads rembg
         from pipeline.compose import superimpose
 
         started = time.perf_counter()

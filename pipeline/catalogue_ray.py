@@ -31,6 +31,7 @@ import ray
 from ray.exceptions import RayActorError
 
 from pipeline.catalogue import CutoutSettings, CutoutWorker, Photo
+from pipeline.errors import PipelineError
 
 IN_FLIGHT_PER_ACTOR = 2  # one being cut out, one ready to start: an actor never waits for the driver
 MAX_TRIES = 3  # times a photo is sent to an actor that is then lost, before it is recorded as failed
@@ -48,12 +49,19 @@ class CutoutActor:
         background.INFERENCE_THREADS = threads
         cv2.setNumThreads(threads)
         self.worker = CutoutWorker(settings, destination)
-        self.worker.warm_up()
+        # A model this node cannot have (or an unknown name) is said to the driver, not raised: Ray would give it
+        # as a traceback of the actor's death.
+        self._unusable: str | None = None
+        try:
+            self.worker.warm_up()
+        except PipelineError as error:
+            self._unusable = error.message
         self._process = psutil.Process()
         self._node = ray.get_runtime_context().get_node_id()[:8]
 
-    def ready(self) -> None:
-        """Returns once the actor is constructed (its network compiled)."""
+    def ready(self) -> str | None:
+        """Returns once the actor is constructed (its network compiled): None, or why it cannot cut out."""
+        return self._unusable
 
     def cut_out(self, photo: Photo) -> dict[str, Any]:
         """The photo's manifest record, with this actor's node and resident memory (MB) beside it."""
@@ -77,6 +85,7 @@ class _Pool:
         self.queue: deque[Photo] = deque(photos)
         self.tries: dict[str, int] = {}
         self.starting: dict[ray.ObjectRef, Any] = {}  # ready() of each actor not yet up -> the actor
+        self.unusable: list[str] = []  # why actors that came up cannot cut out (e.g. a model their node lacks)
         self.load: dict[Any, int] = {}  # actors that are up -> photos in flight on each
         self.running: dict[ray.ObjectRef, tuple[Any, Photo]] = {}
 
@@ -116,16 +125,22 @@ def run_on_ray(photos: list[Photo], settings: CutoutSettings, destination: str, 
         while pool.queue or pool.running:
             pool.feed()
             if not pool.running and not pool.starting:
-                raise RuntimeError("Every Ray actor of the job failed to start; the cluster's logs say why.")
+                if pool.unusable:
+                    raise PipelineError(pool.unusable[0])
+                raise PipelineError("Every Ray actor of the job failed to start; the cluster's logs say why.")
             (ref,), _ = ray.wait([*pool.running, *pool.starting], num_returns=1)
             if ref in pool.starting:
                 actor = pool.starting.pop(ref)
                 try:
-                    ray.get(ref)
+                    unusable = ray.get(ref)
                 except RayActorError:  # lost before it was up (its node, or its constructor failed): not replaced
-                    ray.kill(actor, no_restart=True)
-                else:
+                    unusable = "lost"
+                if unusable is None:
                     pool.load[actor] = 0
+                else:
+                    if unusable != "lost":
+                        pool.unusable.append(unusable)
+                    ray.kill(actor, no_restart=True)
                 continue
             actor, photo = pool.running.pop(ref)
             try:

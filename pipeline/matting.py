@@ -16,8 +16,6 @@ as a fringe; the cut-out needs ``F``. Three ways to get it (:data:`Decontaminate
 
 from __future__ import annotations
 
-from typing import Literal, get_args
-
 import cv2
 import numpy as np
 from PIL import Image
@@ -25,9 +23,7 @@ from rembg import bg as rembg_bg
 from rembg import matting as rembg_matting
 
 from pipeline import models
-
-Decontaminate = Literal["fast", "rembg", "off"]
-DECONTAMINATE_MODES: tuple[Decontaminate, ...] = get_args(Decontaminate)
+from pipeline.options import DECONTAMINATE_MODES, Decontaminate
 
 WORK_SIZE = 1024  # the soft region's blurs run at about this long side; the unmixing step runs at full size
 # Blur-fusion's two passes (Forte & Pitié use 90 then 6 px): a wide one that reaches colour far inside the subject

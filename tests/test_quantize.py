@@ -11,8 +11,9 @@ import pytest
 from PIL import Image
 
 from benchmarks.bench_background import eval_pairs, iou_mae
-from pipeline import background, models, quantize
-from pipeline.background import INT8_KEEPS_QUALITY, model_mask, rembg_session, resolve_precision
+from pipeline import background, models, options, quantize
+from pipeline.background import model_mask, rembg_session
+from pipeline.options import INT8_KEEPS_QUALITY, resolve_precision
 
 SETS = ("davis-dev", "grabcut")
 SUBSET_STEP = {"davis-dev": 6, "grabcut": 2}  # 29 + 25 evenly spaced pairs
@@ -106,7 +107,7 @@ def test_u2netp_int8_runs_but_costs_quality(built: Path, in_store: Path, eval_di
 
 def test_auto_picks_int8_only_where_it_keeps_quality_and_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
     """Plumbing (fake availability): "auto" never waits for a build, and never picks INT8 outside the list."""
-    monkeypatch.setattr(background, "INT8_KEEPS_QUALITY", frozenset({"u2net"}))
+    monkeypatch.setattr(options, "INT8_KEEPS_QUALITY", frozenset({"u2net"}))
     monkeypatch.setattr(quantize, "int8_path", lambda model: None)
     assert resolve_precision("u2net") == "fast"  # not built yet: the current precision
     monkeypatch.setattr(quantize, "int8_path", lambda model: Path("built.xml"))

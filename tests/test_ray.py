@@ -131,3 +131,14 @@ def test_killed_driver_rerun_redoes_nothing_done(photos: Path, expected: dict[st
     for name, mtime in seen["files_before"].items():
         assert (destination / name).stat().st_mtime_ns == mtime, name
     assert sum(record["output"] in seen["files_before"] for record in records) == kept
+
+
+def test_model_the_actors_cannot_use_is_said_in_one_sentence(photos: Path, tmp_path: Path) -> None:
+    job = [sys.executable, "-m", "pipeline", "cutout", str(photos), "-o", str(tmp_path / "cutouts"), "--model", "sam",
+           "--ray", "127.0.0.1:6393"]
+    result = run_in_cluster([sys.executable, "-c", "import subprocess, sys; "
+                             f"run = subprocess.run({job!r}, capture_output=True, text=True); "
+                             "print('RC', run.returncode); print(run.stderr[-2000:])"], port=6393, timeout=600)
+    assert "RC 2" in result.stdout, result.stdout[-3000:]
+    assert "The model 'sam' cannot be used here: it needs point prompts" in result.stdout
+    assert "Traceback" not in result.stdout
