@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -183,3 +184,48 @@ def test_command_line_bad_backdrop_and_empty_folder(tmp_path: Path) -> None:
     run = subprocess.run([sys.executable, "-m", "pipeline", "cutout", str(empty), "-o", str(tmp_path / "o2")],
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert run.returncode == 2 and "No image files found" in run.stderr
+
+
+
+# Run in a fresh interpreter: a network given one thread (as each Ray actor's is) infers in a loop in a thread
+# while the main thread reads how many CPUs that thread may run on. OpenVINO's default pinning put the one-thread
+# actors of a node all on core 0 while the other core idled; the thread must keep every CPU of the process.
+PINNING_PROBE = """
+import json, os, threading
+from PIL import Image
+from pipeline import background
+
+def cpu_count(cpu_list):  # "0-3,6" -> 5
+    count = 0
+    for part in cpu_list.split(","):
+        first, _, last = part.partition("-")
+        count += int(last or first) - int(first) + 1
+    return count
+
+background.INFERENCE_THREADS = 1
+photo = Image.open(os.environ["PHOTO"]).convert("RGB")
+background.model_mask(photo, model="u2netp")
+done, seen = threading.Event(), set()
+
+def infer():
+    for _ in range(20):
+        background.model_mask(photo, model="u2netp")
+    done.set()
+
+worker = threading.Thread(target=infer)
+worker.start()
+while not done.is_set():
+    with open(f"/proc/self/task/{worker.native_id}/status") as status:
+        seen.add(next(line.split()[1] for line in status if line.startswith("Cpus_allowed_list")))
+worker.join()
+print(json.dumps({"fewest": min(map(cpu_count, seen)), "process": len(os.sched_getaffinity(0))}))
+"""
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs to tell pinning apart")
+def test_one_thread_network_is_not_pinned_to_a_core() -> None:
+    run = subprocess.run([sys.executable, "-c", PINNING_PROBE], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "PHOTO": str(SAMPLES / "chelsea.jpg")})
+    assert run.returncode == 0, run.stderr[-2000:]
+    figures = json.loads(run.stdout.splitlines()[-1])
+    assert figures["fewest"] == figures["process"], figures
