@@ -37,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -162,38 +163,31 @@ def remove_like_rembg(data: bytes, params: RembgParams) -> Image.Image:
     return result
 
 
-def _query_params(
-    model: str = Query(DEFAULT_MODEL, description="Model to use when processing image"),
-    a: bool = Query(False, description="Enable Alpha Matting"),
-    af: int = Query(240, ge=0, le=255, description="Alpha Matting (Foreground Threshold)"),
-    ab: int = Query(10, ge=0, le=255, description="Alpha Matting (Background Threshold)"),
-    ae: int = Query(10, ge=0, description="Alpha Matting (Erode Structure Size)"),
-    om: bool = Query(False, description="Only Mask"),
-    ppm: bool = Query(False, description="Post Process Mask"),
-    dc: bool = Query(False, description="Decontaminate Edges (fast foreground colour estimate)"),
-    vm: bool = Query(False, description="Refine Edges with ViTMatte"),
-    bgc: str | None = Query(None, description="Background Color, r,g,b,a"),
-    extras: str | None = Query(None, description='Extra parameters as JSON: refine, precision, decontaminate, '
-                                                 'putalpha, e.g. {"refine": true}'),
-) -> RembgParams:
-    return RembgParams(model, a, af, ab, ae, om, ppm, dc, vm, bgc, extras)
+def _params_dependency(field: Callable[..., Any]) -> Callable[..., RembgParams]:
+    """rembg's parameters read by ``field`` (``Query`` for GET, ``Form`` for POST, as rembg s reads them);
+    ``bgc`` and ``extras`` are query parameters either way, as in rembg."""
+
+    def params(
+        model: str = field(DEFAULT_MODEL, description="Model to use when processing image"),
+        a: bool = field(False, description="Enable Alpha Matting"),
+        af: int = field(240, ge=0, le=255, description="Alpha Matting (Foreground Threshold)"),
+        ab: int = field(10, ge=0, le=255, description="Alpha Matting (Background Threshold)"),
+        ae: int = field(10, ge=0, description="Alpha Matting (Erode Structure Size)"),
+        om: bool = field(False, description="Only Mask"),
+        ppm: bool = field(False, description="Post Process Mask"),
+        dc: bool = field(False, description="Decontaminate Edges (fast foreground colour estimate)"),
+        vm: bool = field(False, description="Refine Edges with ViTMatte"),
+        bgc: str | None = Query(None, description="Background Color, r,g,b,a"),
+        extras: str | None = Query(None, description='Extra parameters as JSON: refine, precision, decontaminate, '
+                                                     'putalpha, e.g. {"refine": true}'),
+    ) -> RembgParams:
+        return RembgParams(model, a, af, ab, ae, om, ppm, dc, vm, bgc, extras)
+
+    return params
 
 
-def _form_params(
-    model: str = Form(DEFAULT_MODEL, description="Model to use when processing image"),
-    a: bool = Form(False, description="Enable Alpha Matting"),
-    af: int = Form(240, ge=0, le=255, description="Alpha Matting (Foreground Threshold)"),
-    ab: int = Form(10, ge=0, le=255, description="Alpha Matting (Background Threshold)"),
-    ae: int = Form(10, ge=0, description="Alpha Matting (Erode Structure Size)"),
-    om: bool = Form(False, description="Only Mask"),
-    ppm: bool = Form(False, description="Post Process Mask"),
-    dc: bool = Form(False, description="Decontaminate Edges (fast foreground colour estimate)"),
-    vm: bool = Form(False, description="Refine Edges with ViTMatte"),
-    bgc: str | None = Query(None, description="Background Color, r,g,b,a"),
-    extras: str | None = Query(None, description='Extra parameters as JSON: refine, precision, decontaminate, '
-                                                 'putalpha, e.g. {"refine": true}'),
-) -> RembgParams:
-    return RembgParams(model, a, af, ab, ae, om, ppm, dc, vm, bgc, extras)
+_query_params = _params_dependency(Query)
+_form_params = _params_dependency(Form)
 
 
 def _png(data: bytes, params: RembgParams) -> bytes:
