@@ -21,6 +21,7 @@ Command line::
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import functools
 import hashlib
@@ -427,11 +428,13 @@ def compiled_network(network: Path, config: dict[str, str]) -> ov.CompiledModel:
     was made from (the network file, the options, OpenVINO's version, the CPU). OpenVINO's own ``CACHE_DIR`` is not
     used because it loads a damaged entry without noticing (random bytes in it gave wrong masks here). One process
     at a time compiles or loads a given network and options; a file that fails its check or will not load is made
-    again.
+    again. Writing one removes those it supersedes (:func:`_remove_superseded`), so the store does not grow with
+    every re-fetched network or OpenVINO upgrade.
     """
     core = openvino_core()
-    made_from = repr((str(network.resolve()), _file_identity(network), sorted(config.items()),
-                      core.get_property("CPU", "FULL_DEVICE_NAME"), _openvino_version()))
+    source = (str(network.resolve()), _file_identity(network), sorted(config.items()),
+              core.get_property("CPU", "FULL_DEVICE_NAME"), _openvino_version())
+    made_from = repr(source)
     name = f"{network.stem}-{hashlib.sha256(made_from.encode()).hexdigest()[:16]}"
     folder = models_dir() / "compiled"
     blob, sidecar = folder / f"{name}.blob", folder / f"{name}.sha256"
@@ -456,7 +459,26 @@ def compiled_network(network: Path, config: dict[str, str]) -> ov.CompiledModel:
             digest = hashlib.sha256(data).hexdigest()
             sidecar.write_text(f"{digest} {made_from}")
             _record_ok(blob, f"sha256:{digest}")
+            _remove_superseded(folder, source)
         return compiled
+
+
+def _remove_superseded(folder: Path, source: tuple[str, str, list[tuple[str, str]], str, str]) -> None:
+    """Delete the compiled networks of ``folder`` that nothing will load again: made from a network file that is
+    gone, or from an earlier state of this one (re-fetched, rebuilt) or an earlier OpenVINO, with the same options
+    on the same CPU. Those made with other options or for another CPU (a store shared by other machines) stay."""
+    path, _, options, cpu, _ = source
+    for sidecar in folder.glob("*.sha256"):
+        try:
+            recorded = ast.literal_eval(sidecar.read_text().split(" ", 1)[1])
+            old_path, _, old_options, old_cpu, _ = recorded
+        except (OSError, IndexError, ValueError, SyntaxError, TypeError):
+            continue  # not a sidecar this version wrote: left alone
+        same_use = (old_path, old_options, old_cpu) == (path, options, cpu)
+        if (same_use and tuple(recorded) != source) or not Path(old_path).exists():
+            for stale in (sidecar.with_suffix(".blob"), sidecar):
+                with contextlib.suppress(OSError):  # another process removed it first
+                    stale.unlink()
 
 
 def _openvino_version() -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -185,3 +186,30 @@ def test_compiled_network_is_stored_verified_and_made_again_when_damaged(tmp_pat
     monkeypatch.setattr(models, "_verified", {})
     assert np.array_equal(models.compiled_network(network, config)(probe)[0], expected)
     assert blob.stat().st_mtime_ns != written
+
+
+def test_a_new_compiled_network_removes_the_ones_it_supersedes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                               ) -> None:
+    network = tmp_path / "u2netp.onnx"
+    shutil.copyfile(models.ensure_model("u2netp"), network)
+    monkeypatch.setenv("BACKDROP_MODELS_DIR", str(tmp_path / "store"))
+    compiled = tmp_path / "store" / "compiled"
+    latency, throughput = {"PERFORMANCE_HINT": "LATENCY"}, {"PERFORMANCE_HINT": "THROUGHPUT"}
+    models.compiled_network(network, latency)
+    models.compiled_network(network, throughput)
+    assert len(list(compiled.glob("*.blob"))) == 2  # other options: both kept
+    before = {path.name for path in compiled.glob("*.blob")}
+
+    shutil.copyfile(network, tmp_path / "copy.onnx")
+    os.replace(tmp_path / "copy.onnx", network)  # the same path, a new file (as a re-fetch or rebuild leaves it)
+    models.compiled_network(network, latency)
+    after = {path.name for path in compiled.glob("*.blob")}
+    assert len(after) == 2 and len(after - before) == 1  # the latency blob replaced, the throughput one kept
+    assert len(list(compiled.glob("*.sha256"))) == 2
+
+    other = tmp_path / "other.onnx"
+    shutil.copyfile(network, other)
+    models.compiled_network(other, latency)
+    other.unlink()
+    models.compiled_network(network, throughput)  # made again (its file changed), and the gone file's blob goes
+    assert len(list(compiled.glob("*.blob"))) == 2
