@@ -123,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     print(report.summary())
     if report.details.get("actors"):
         details = report.details
-        print(f"Ray: {details['nodes']} nodes, {details['cpus']} CPUs, up to {details['actors']} actors; "
+        print(f"Ray: {details['nodes']} nodes ({details['nodes_used']} did work), {details['cpus']} CPUs, "
+              f"up to {details['actors']} actors; "
               f"peak memory per actor {details['actor_peak_rss_mb']} MB.")
     print(f"Wrote {report.destination}")
     return 1 if report.failed else 0
