@@ -475,7 +475,7 @@ def _remove_superseded(folder: Path, source: tuple[str, str, list[tuple[str, str
         except (OSError, IndexError, ValueError, SyntaxError, TypeError):
             continue  # not a sidecar this version wrote: left alone
         same_use = (old_path, old_options, old_cpu) == (path, options, cpu)
-        if (same_use and tuple(recorded) != source) or not Path(old_path).exists():
+        if (same_use and recorded != source) or not Path(old_path).exists():
             for stale in (sidecar.with_suffix(".blob"), sidecar):
                 with contextlib.suppress(OSError):  # another process removed it first
                     stale.unlink()
