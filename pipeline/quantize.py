@@ -2,17 +2,22 @@
 
 No quantized file is shipped or downloaded: it is derived from the verified ``.onnx`` of the store and a
 calibration set made here from the project's own bundled photos (``assets/samples`` and ``assets/backgrounds``,
-public domain / CC0, see ``assets/LICENSES.md``): each photo, its mirror image, crops of it, and composites of
-each sample's subject (cut out by the f32 network) pasted onto the other photos at several sizes and places.
+public domain / CC0, see ``assets/LICENSES.md``): each photo, its mirror image, crops of it, composites of
+each sample's subject (cut out by the f32 network) pasted onto the other photos at several sizes and places, and
+the subjects with soft edges (blurred or motion-blurred masks) on generated studio-like backdrops (vivid solid
+colours, gradients, fields of colour blobs).
 
 The result is cached under ``<store>/derived/<model>-int8-<key>/``, where the key is a digest of the source file's
 checksum and the :class:`Recipe` (calibration set, NNCF options, NNCF and OpenVINO versions), with a
 ``SHA256SUMS`` sidecar written when it is built and checked before every load: a corrupt or partial build is
 removed and built again, like any other file of the store.
 
-Measured (u2net, every pair of ../shared/eval, against f32): IoU +0.0022 (DAVIS-dev) and −0.0024 (GrabCut), MAE
-within 0.0001; the side outputs and their fusion kept float are what holds it (crops and mirrors of the bundled
-photos alone, everything quantized, lost 0.009 and 0.022 IoU). Building takes about 2.5 min of CPU (72 images).
+Measured (u2net, every pair of ../shared/eval, against f32): IoU −0.0004 (DAVIS-dev) and −0.0009 (GrabCut), MAE
+within 0.0004; the side outputs and their fusion kept float are what holds it (crops and mirrors of the bundled
+photos alone, everything quantized, lost 0.009 and 0.022 IoU). The studio composites are for soft edges on vivid
+backdrops (benchmarks/bench_softedge.py, default settings): without them INT8's alpha SAD was 1.03× plain
+rembg's on GrabCut (f32 0.84×), with them 0.98× (DAVIS-dev 0.87× → 0.85×). Building takes about 1 min of CPU
+(102 images).
 
 Command line::
 
@@ -38,7 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageFilter, ImageOps
 
 from pipeline import models
 
@@ -63,8 +68,9 @@ class Recipe:
     keep_float: tuple[str, ...] = ("side1", "side2", "side3", "side4", "side5", "side6", "outconv")
     composites_per_subject: int = 8
     crops_per_photo: int = 2
+    studio_per_subject: int = 6  # composites on generated studio-like backdrops, soft-edged
     seed: int = 0
-    calibration_version: int = 1  # bump when the calibration images are made differently
+    calibration_version: int = 2  # bump when the calibration images are made differently
 
 
 RECIPE = Recipe()
@@ -99,8 +105,58 @@ def _to_input(photo: Image.Image) -> np.ndarray:
     return pixels.transpose(2, 0, 1)[None].astype(np.float32)
 
 
+def _saturated(rng: np.random.Generator, count: int) -> np.ndarray:
+    """``count`` random vivid colours (full saturation, random hue, bright), RGB floats in 0..255."""
+    hue = rng.uniform(0, 6, count)
+    value = rng.uniform(0.6, 1.0, count) * 255
+    sector, frac = hue.astype(int) % 6, hue % 1
+    rising, falling, zero = value * frac, value * (1 - frac), np.zeros(count)
+    table = [(value, rising, zero), (falling, value, zero), (zero, value, rising),
+             (zero, falling, value), (rising, zero, value), (value, zero, falling)]
+    return np.array([np.array(table[s])[:, i] for i, s in enumerate(sector)])
+
+
+def _studio_backdrop(rng: np.random.Generator, width: int, height: int) -> Image.Image:
+    """A generated studio-like backdrop: a solid chroma colour, a two-colour gradient or a field of vivid blobs."""
+    kind = rng.integers(3)
+    if kind == 0:
+        pixels = np.broadcast_to(_saturated(rng, 1)[0], (height, width, 3)).copy()
+    elif kind == 1:
+        first, second = _saturated(rng, 2)
+        angle = rng.uniform(0, 2 * np.pi)
+        ys, xs = np.mgrid[0:height, 0:width] / max(width, height)
+        ramp = xs * np.cos(angle) + ys * np.sin(angle)
+        ramp = (ramp - ramp.min()) / max(ramp.max() - ramp.min(), 1e-6)
+        pixels = first + ramp[..., None] * (second - first)
+    else:
+        pixels = np.broadcast_to(_saturated(rng, 1)[0], (height, width, 3)).copy()
+        ys, xs = np.mgrid[0:height, 0:width]
+        for colour in _saturated(rng, int(rng.integers(3, 12))):
+            cy, cx = rng.uniform(0, height), rng.uniform(0, width)
+            radius = rng.uniform(0.05, 0.35) * max(width, height)
+            weight = np.exp(-((ys - cy) ** 2 + (xs - cx) ** 2) / (2 * radius**2))[..., None]
+            pixels = pixels * (1 - weight) + colour * weight
+    image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), mode="RGB")
+    return image.filter(ImageFilter.GaussianBlur(rng.uniform(0, 3)))
+
+
+def _soft_alpha(rng: np.random.Generator, alpha: Image.Image) -> Image.Image:
+    """The mask with soft edges: a Gaussian blur of random σ, or a motion blur of random length and direction."""
+    if rng.random() < 0.5:
+        return alpha.filter(ImageFilter.GaussianBlur(rng.uniform(1, 8)))
+    mask = np.asarray(alpha, dtype=np.float64)
+    length, angle = int(rng.integers(5, 25)), rng.uniform(0, np.pi)
+    steps = np.linspace(-0.5, 0.5, length)
+    blurred = np.zeros_like(mask)
+    for step in steps:
+        blurred += np.roll(mask, (round(step * length * np.sin(angle)), round(step * length * np.cos(angle))),
+                           axis=(0, 1))
+    return Image.fromarray(np.clip(blurred / length, 0, 255).astype(np.uint8), mode="L")
+
+
 def calibration_images(subject_masks: dict[str, np.ndarray], recipe: Recipe = RECIPE) -> Iterator[Image.Image]:
-    """The calibration photos: each bundled photo, its mirror, crops, and composites of the samples' subjects.
+    """The calibration photos: each bundled photo, its mirror, crops, and composites of the samples' subjects (on
+    the other photos, and soft-edged on generated studio backdrops).
 
     Args:
         subject_masks: per sample file name, the network's f32 mask of it (uint8, the photo's size), used to cut
@@ -135,6 +191,12 @@ def calibration_images(subject_masks: dict[str, np.ndarray], recipe: Recipe = RE
             canvas.paste(pasted.resize(size, Image.Resampling.BICUBIC), (left, top),
                          pasted_alpha.resize(size, Image.Resampling.BICUBIC))
             yield canvas
+    for name, mask in subject_masks.items():  # studio-like: generated vivid backdrops, soft-edged subjects
+        subject, alpha = photos[name], Image.fromarray(mask, mode="L")
+        for _ in range(recipe.studio_per_subject):
+            canvas = _studio_backdrop(rng, subject.width, subject.height)
+            canvas.paste(subject, (0, 0), _soft_alpha(rng, alpha))
+            yield ImageOps.mirror(canvas) if rng.random() < 0.5 else canvas
 
 
 def _float_convolutions(network: ov.Model, prefixes: tuple[str, ...]) -> list[str]:
@@ -228,7 +290,18 @@ def ensure_int8(model: str, recipe: Recipe = RECIPE) -> Path:
     path = _verified(folder, model)
     if path is None:
         raise RuntimeError(f"the INT8 build in {folder} does not verify")
+    if recipe == RECIPE:
+        _remove_superseded_builds(model, folder)
     return path
+
+
+def _remove_superseded_builds(model: str, current: Path) -> None:
+    """Delete the other INT8 builds of ``model`` in the store: made by an earlier recipe, source or NNCF/OpenVINO
+    version, nothing will load them again (each is the size of the network, ~45 MB for u2net)."""
+    for folder in current.parent.glob(f"{model}-int8-*"):
+        if folder != current and folder.is_dir():
+            with models.store_lock(folder.name):
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 _builds: dict[str, threading.Thread] = {}

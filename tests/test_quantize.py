@@ -82,8 +82,14 @@ def test_corrupt_build_is_rebuilt(built: Path, in_store: Path) -> None:
     data[len(data) // 2] ^= 0xFF
     weights.write_bytes(bytes(data))
     assert quantize.int8_path("u2netp") is None  # a corrupt file is never handed to OpenVINO
+    older = in_store / "derived" / "u2netp-int8-0123456789abcdef"  # as an earlier recipe's build leaves it
+    other = in_store / "derived" / "u2net-int8-0123456789abcdef"
+    for folder in (older, other):
+        folder.mkdir()
+        (folder / "SHA256SUMS").write_text("")
     rebuilt = quantize.ensure_int8("u2netp")
     assert rebuilt == built and quantize.int8_path("u2netp") == built
+    assert not older.exists() and other.exists()  # a new build removes the one it supersedes, of its model only
     (built.parent / "SHA256SUMS").write_text("")  # a partial sidecar does not verify either
     assert quantize.int8_path("u2netp") is None
     assert quantize.ensure_int8("u2netp") == built
