@@ -90,7 +90,7 @@ def send_result(tab_id: str) -> Callable[[str | None], tuple[str, gr.Tabs]]:
 
 PRECISION_CHOICES = [("Auto: the quickest precision that keeps the model's quality", "auto"),
                      ("Fast (bf16 on CPUs that have it)", "fast"), ("Exact (f32: rembg's own mask)", "exact"),
-                     ("INT8 (NNCF: u2net within 0.0025 IoU of exact; u2netp loses far more)", "int8")]
+                     ("INT8 (NNCF: u2net within 0.001 IoU of exact; u2netp loses far more)", "int8")]
 PREVIEW_SIDE = 1600  # before/after views are downsized to this; the files keep full resolution
 # The sliders' previews are JPEG: two 1600 px views encode in ~20 ms, against ~1.8 s as lossless PNG (at 12 MP
 # that was half the API's overhead). Downloads stay full resolution and lossless.
