@@ -265,11 +265,18 @@ def ensure_int8(model: str, recipe: Recipe = RECIPE) -> Path:
 
     Takes a minute or two on 2 cores for u2net; a corrupt or partial earlier build is removed and made again.
     """
-    import openvino as ov
 
     folder = int8_dir(model, recipe)
-    if (path := _verified(folder, model)) is not None:
-        return path
+    path = _verified(folder, model) or _build_int8(model, recipe, folder)
+    if recipe == RECIPE:  # also when the build was already there: an upgrade finds the new one made elsewhere
+        _remove_superseded_builds(model, folder)
+    return path
+
+
+def _build_int8(model: str, recipe: Recipe, folder: Path) -> Path:
+    """Make ``folder``'s INT8 network (unless another process just did) and verify it; return its ``.xml``."""
+    import openvino as ov
+
     with models.store_lock(folder.name):
         if (path := _verified(folder, model)) is not None:
             return path
@@ -290,8 +297,6 @@ def ensure_int8(model: str, recipe: Recipe = RECIPE) -> Path:
     path = _verified(folder, model)
     if path is None:
         raise RuntimeError(f"the INT8 build in {folder} does not verify")
-    if recipe == RECIPE:
-        _remove_superseded_builds(model, folder)
     return path
 
 

@@ -95,6 +95,20 @@ def test_corrupt_build_is_rebuilt(built: Path, in_store: Path) -> None:
     assert quantize.ensure_int8("u2netp") == built
 
 
+def test_present_build_also_removes_the_ones_it_supersedes(built: Path, in_store: Path) -> None:
+    """An upgrade can find the current build already made (by another process or machine sharing the store):
+    the older recipe's build goes then too, without building again."""
+    assert quantize.ensure_int8("u2netp") == built
+    mtime = built.stat().st_mtime_ns
+    older = in_store / "derived" / "u2netp-int8-fedcba9876543210"
+    other = in_store / "derived" / "u2net-int8-fedcba9876543210"
+    for folder in (older, other):
+        folder.mkdir()
+        (folder / "SHA256SUMS").write_text("")
+    assert quantize.ensure_int8("u2netp") == built and built.stat().st_mtime_ns == mtime  # not rebuilt
+    assert not older.exists() and other.exists()
+
+
 def test_u2netp_int8_runs_but_costs_quality(built: Path, in_store: Path, eval_dir: Path) -> None:
     """u2netp at INT8 runs through the pipeline, but this recipe costs it IoU (0.74 → 0.59 on these five GrabCut
     photos): that is why "auto" keeps u2netp at exact, and INT8 is an opt-in for it."""
