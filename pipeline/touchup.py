@@ -315,8 +315,17 @@ def _within_reach(keep: np.ndarray, remove: np.ndarray, reach: float) -> np.ndar
 
 
 def _shrink_stroke(stroke: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """A stroke mask scaled down to ``size``: a work pixel any painted share of which is painted."""
-    return cv2.resize(stroke.view(np.uint8), size, interpolation=cv2.INTER_AREA) > 0
+    """A stroke mask scaled down to ``size``: a work pixel at least half painted is painted, and a stroke part
+    thinner than that (a dab or hairline that would vanish, leaving a touch-up nothing to work from) keeps every
+    work pixel it touches."""
+    painted = cv2.resize(stroke.view(np.uint8), size, interpolation=cv2.INTER_AREA) > 0
+    # 16 bits so one painted pixel still shows in the average of however many a work pixel covers.
+    touched = cv2.resize(stroke.astype(np.uint16) * np.uint16(65535), size, interpolation=cv2.INTER_AREA) > 0
+    count, labels = cv2.connectedComponents(touched.view(np.uint8), connectivity=8)
+    vanished = np.ones(count, bool)
+    vanished[0] = False
+    vanished[labels[painted]] = False
+    return painted | vanished[labels]
 
 
 def _rejected_blobs(rgb: np.ndarray, prior_fg: np.ndarray, keep: np.ndarray, remove: np.ndarray, diagonal: float
