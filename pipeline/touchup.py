@@ -253,7 +253,7 @@ def _resegment(rgb: np.ndarray, prior: np.ndarray, keep: np.ndarray, remove: np.
     work_scale = min(1.0, math.sqrt(work_pixels / ((x1 - x0) * (y1 - y0))))
     work_size = (max(1, round((x1 - x0) * work_scale)), max(1, round((y1 - y0) * work_scale)))
     if work_scale < 1:
-        # Area averaging keeps thin strokes (any painted share of a work pixel counts) and the prior's soft edges.
+        # Area averaging keeps the prior's soft edges; _shrink_stroke keeps strokes thinner than a work pixel.
         work_rgb = cv2.resize(crop_rgb, work_size, interpolation=cv2.INTER_AREA)
         work_prior = cv2.resize(crop_prior, work_size, interpolation=cv2.INTER_AREA)
         work_keep = _shrink_stroke(crop_keep, work_size)
@@ -318,9 +318,10 @@ def _shrink_stroke(stroke: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """A stroke mask scaled down to ``size``: a work pixel at least half painted is painted, and a stroke part
     thinner than that (a dab or hairline that would vanish, leaving a touch-up nothing to work from) keeps every
     work pixel it touches."""
-    painted = cv2.resize(stroke.view(np.uint8), size, interpolation=cv2.INTER_AREA) > 0
-    # 16 bits so one painted pixel still shows in the average of however many a work pixel covers.
-    touched = cv2.resize(stroke.astype(np.uint16) * np.uint16(65535), size, interpolation=cv2.INTER_AREA) > 0
+    # The painted share of each work pixel, in 16 bits so one painted pixel still shows in the average of
+    # however many a work pixel covers.
+    share = cv2.resize(np.multiply(stroke, np.uint16(65535), dtype=np.uint16), size, interpolation=cv2.INTER_AREA)
+    painted, touched = share > 32768, share > 0  # painted: more than half, as a 0/1 average rounds
     count, labels = cv2.connectedComponents(touched.view(np.uint8), connectivity=8)
     vanished = np.ones(count, bool)
     vanished[0] = False
