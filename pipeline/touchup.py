@@ -315,13 +315,13 @@ def _within_reach(keep: np.ndarray, remove: np.ndarray, reach: float) -> np.ndar
 
 
 def _shrink_stroke(stroke: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """A stroke mask scaled down to ``size``: a work pixel at least half painted is painted, and a stroke part
+    """A stroke mask scaled down to ``size``: a work pixel more than half painted is painted, and a stroke part
     thinner than that (a dab or hairline that would vanish, leaving a touch-up nothing to work from) keeps every
     work pixel it touches."""
     # The painted share of each work pixel, in 16 bits so one painted pixel still shows in the average of
     # however many a work pixel covers.
     share = cv2.resize(np.multiply(stroke, np.uint16(65535), dtype=np.uint16), size, interpolation=cv2.INTER_AREA)
-    painted, touched = share > 32768, share > 0  # painted: more than half, as a 0/1 average rounds
+    painted, touched = share > 32768, share > 0
     count, labels = cv2.connectedComponents(touched.view(np.uint8), connectivity=8)
     vanished = np.ones(count, bool)
     vanished[0] = False
