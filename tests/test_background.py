@@ -177,6 +177,29 @@ def test_refine_mask_checks_its_input(photo: Image.Image, plain: np.ndarray) -> 
         refine_mask(photo, plain[:-1])
 
 
+@pytest.mark.parametrize("size", [(1155, 866), (2999, 2001)])  # work grids of factor 2 and 5 (blocks of 4–5 px)
+def test_refinement_at_full_size_matches_the_dense_computation(photo: Image.Image, size: tuple[int, int],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The full-size pass computes only the pixels the colours near them could change; the same coefficients
+    applied densely, by another route (cv2.resize of the coefficients, the multiply-add at every pixel), give
+    the same mask to ±1 level (the sparse pass samples on cv2.remap's 1/32-pixel grid)."""
+    scaled = photo.resize(size, Image.Resampling.BICUBIC)
+    captured = {}
+    apply = background._apply_coefficients
+
+    def capture(pixels: np.ndarray, slope: np.ndarray, offset: np.ndarray) -> np.ndarray:
+        captured.update(slope=slope, offset=offset)
+        return apply(pixels, slope, offset)
+
+    monkeypatch.setattr(background, "_apply_coefficients", capture)
+    sparse = refine_mask(scaled, model_mask(scaled, model="u2netp"))
+    coefficients = cv2.resize(np.dstack([captured["slope"], captured["offset"]]), size, interpolation=cv2.INTER_LINEAR)
+    dense = np.clip(np.rint(coefficients[..., 3] + (coefficients[..., :3] * np.asarray(scaled)).sum(axis=-1)), 0, 255)
+    difference = np.abs(sparse.astype(np.int16) - dense)
+    assert difference.max() <= 1 and (difference > 0).mean() < 0.002
+    assert ((sparse > 0) & (sparse < 255)).sum() > 1000  # an edge was computed, not all known
+
+
 def test_only_mask(photo: Image.Image, plain: np.ndarray) -> None:
     result = remove_background(photo, model="u2netp", refine_edges=False, only_mask=True)
     assert result.image.mode == "L" and result.image.size == photo.size
