@@ -16,8 +16,8 @@ Measured (u2net, every pair of ../shared/eval, against f32): IoU −0.0004 (DAVI
 within 0.0004; the side outputs and their fusion kept float are what holds it (crops and mirrors of the bundled
 photos alone, everything quantized, lost 0.009 and 0.022 IoU). The studio composites are for soft edges on vivid
 backdrops (benchmarks/bench_softedge.py, default settings): without them INT8's alpha SAD was 1.03× plain
-rembg's on GrabCut (f32 0.84×), with them 0.98× (DAVIS-dev 0.87× → 0.85×). Building takes about 1 min of CPU
-(102 images).
+rembg's on GrabCut (f32 0.84×), with them 0.98× (DAVIS-dev 0.87× → 0.85×), with the edge refinement of then
+(2026-12-04; retuned since: 0.97× and 0.83×). Building takes about 1 min of CPU (102 images).
 
 Command line::
 

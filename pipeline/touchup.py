@@ -37,8 +37,8 @@ The network's soft mask is the prior, the strokes are hard constraints, and Open
    changes, and there only the way they went: elsewhere the cut-out is the refined prior, to the level.
 
 Measured (benchmarks/bench_touchup.py and tests/test_touchup.py's simulated user; mean IoU gain over the first
-cut-out, careful / careless strokes): u2net DAVIS-dev +0.11 / +0.16, GrabCut +0.16 / +0.22; u2netp (bf16)
-DAVIS-dev +0.19 / +0.29, GrabCut +0.23 / +0.28; every photo gains (the least +0.006). The issue's +0.20 for
+cut-out, careful / careless strokes): u2net DAVIS-dev +0.11 / +0.16, GrabCut +0.16 / +0.22; u2netp
+DAVIS-dev +0.20 / +0.27, GrabCut +0.27 / +0.30; no photo loses more than 0.006. The issue's +0.20 for
 careful strokes is not reached on u2net, where the worst masks hold the subject inside one large wrongly kept blob
 that a short stroke does not carve.
 
