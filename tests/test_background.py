@@ -183,7 +183,10 @@ def test_refinement_at_full_size_matches_the_dense_computation(photo: Image.Imag
     """The full-size pass computes only the pixels the colours near them could change; the same coefficients
     applied densely, by another route (cv2.resize of the coefficients, the multiply-add at every pixel), give
     the same mask to ±1 level (the sparse pass samples on cv2.remap's 1/32-pixel grid)."""
-    scaled = photo.resize(size, Image.Resampling.BICUBIC)
+    # Grain at full size (as a photo has, and an upscaled one has not), so a pixel's colour is not its block's.
+    grain = np.random.default_rng(0).integers(-48, 49, (size[1], size[0], 3))
+    scaled = Image.fromarray(np.clip(np.asarray(photo.resize(size, Image.Resampling.BICUBIC)) + grain, 0, 255)
+                             .astype(np.uint8))
     captured = {}
     apply = background._apply_coefficients
 
