@@ -429,14 +429,14 @@ def _apply_coefficients(pixels: np.ndarray, slope: np.ndarray, offset: np.ndarra
     # A pixel's bilinear weights fall on work pixels within one of the one nearest it, and its colour is within
     # the range of that work pixel's block: so each work pixel's bound is taken over the colours of the 3×3
     # blocks around it, and a pixel is known where the bounds of all 3×3 work pixels around its own agree.
+    around = np.ones((3, 3), np.uint8)
     block_lowest, block_highest = _block_colour_ranges(pixels, offset.shape)
-    lowest_colour = cv2.erode(block_lowest, np.ones((3, 3), np.uint8)).astype(np.float32)
-    highest_colour = cv2.dilate(block_highest, np.ones((3, 3), np.uint8)).astype(np.float32)
-    at_lowest, at_highest = slope * lowest_colour, slope * highest_colour
+    at_lowest = slope * cv2.erode(block_lowest, around).astype(np.float32)
+    at_highest = slope * cv2.dilate(block_highest, around).astype(np.float32)
     lowest = offset + np.minimum(at_lowest, at_highest).sum(axis=-1)
     highest = offset + np.maximum(at_lowest, at_highest).sum(axis=-1)
-    subject = cv2.erode((lowest > 254.5).astype(np.uint8), np.ones((3, 3), np.uint8))
-    background = cv2.erode((highest < 0.5).astype(np.uint8), np.ones((3, 3), np.uint8))
+    subject = cv2.erode((lowest > 254.5).astype(np.uint8), around)
+    background = cv2.erode((highest < 0.5).astype(np.uint8), around)
     full = (width, height)
     refined = cv2.resize(subject * np.uint8(255), full, interpolation=cv2.INTER_NEAREST)
     unknown = cv2.resize(1 - subject - background, full, interpolation=cv2.INTER_NEAREST)
