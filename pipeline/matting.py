@@ -89,9 +89,11 @@ def _foreground_share(alpha: np.ndarray) -> np.ndarray:
     return alpha / (alpha * alpha + (1 - alpha) ** 2)
 
 
-def _coarse_means(image: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The wide pass's local means (radius COARSE_RADIUS work pixels), computed COARSE_STEP× coarser and
-    upsampled: means this wide change little over a few pixels, and this pass was most of the time."""
+def _coarse_means(image: np.ndarray, alpha: np.ndarray, columns: np.ndarray, rows: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """The wide pass's local means (radius COARSE_RADIUS work pixels) at the given work pixels (N×3 each),
+    computed COARSE_STEP× coarser and sampled bilinearly: means this wide change little over a few pixels, and
+    this pass was most of the time."""
     height, width = alpha.shape[:2]
     coarse_size = (max(1, width // COARSE_STEP), max(1, height // COARSE_STEP))
     coarse_image = cv2.resize(image, coarse_size, interpolation=cv2.INTER_AREA)
@@ -99,8 +101,7 @@ def _coarse_means(image: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.
     weighted_foreground = coarse_image * coarse_alpha
     means = _local_means(coarse_alpha, weighted_foreground, coarse_image - weighted_foreground,
                          COARSE_RADIUS // COARSE_STEP)
-    mean_foreground, mean_background = (cv2.resize(mean, (width, height), interpolation=cv2.INTER_LINEAR)
-                                        for mean in means)
+    mean_foreground, mean_background = (sample_bilinear(mean, columns, rows, (width, height)) for mean in means)
     return mean_foreground, mean_background
 
 
@@ -132,14 +133,20 @@ def _unmixed_soft_pixels(photo: np.ndarray, alpha: np.ndarray, work_size: int = 
     work_alpha = work_alpha[..., None]
     # The wide pass starts from F = B = I; its unmixed colours, F = F̄ + s(α)·r and B = B̄ + s(1 − α)·r with the
     # residual r = I − α·F̄ − (1 − α)·B̄ (s: _foreground_share), feed the narrow pass, whose means the
-    # full-resolution step uses.
-    mean_foreground, mean_background = _coarse_means(image, work_alpha)
-    residual = image - mean_background
-    residual -= work_alpha * (mean_foreground - mean_background)
-    foreground = np.clip(mean_foreground + _foreground_share(work_alpha) * residual, 0, 1)
-    background = np.clip(mean_background + _foreground_share(1 - work_alpha) * residual, 0, 1)
-    foreground *= work_alpha
-    background *= 1 - work_alpha
+    # full-resolution step uses. Where the work alpha is 0 or 1 that gives F·α = I·α and B·(1 − α) = I·(1 − α)
+    # (a share of 1 or 0), so the unmixing runs at the soft work pixels only.
+    foreground = image * work_alpha
+    background = image - foreground
+    work_soft = cv2.findNonZero(cv2.inRange(work_alpha, _EPSILON, 1 - _EPSILON))
+    if work_soft is not None:
+        work_columns, work_rows = work_soft.reshape(-1, 2).T
+        coarse_foreground, coarse_background = _coarse_means(image, work_alpha, work_columns, work_rows)
+        colour, coverage = image[work_rows, work_columns], work_alpha[work_rows, work_columns]
+        residual = colour - coarse_background - coverage * (coarse_foreground - coarse_background)
+        foreground[work_rows, work_columns] = coverage * np.clip(
+            coarse_foreground + _foreground_share(coverage) * residual, 0, 1)
+        background[work_rows, work_columns] = (1 - coverage) * np.clip(
+            coarse_background + _foreground_share(1 - coverage) * residual, 0, 1)
     mean_foreground, mean_background = _local_means(work_alpha, foreground, background, FINE_RADIUS)
 
     # The unmixing step at full resolution, at the soft pixels only, the local means sampled there bilinearly.
