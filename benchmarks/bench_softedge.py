@@ -2,6 +2,7 @@
 
     python -m benchmarks.bench_softedge           # u2net on every pair of both sets (about 15 minutes on 2 cores)
     python -m benchmarks.bench_softedge --quick   # u2netp on every 8th pair, 1 MP timing only
+    python -m benchmarks.bench_softedge --timing  # the decontamination time table only (1 and 12 MP)
 
 The evaluation sets' masks are binary, which rewards hard edges. Here, as in Composition-1k, each photo's subject
 is given a soft edge and composited onto a vivid backdrop, so the true alpha and the true composite on any other
@@ -238,7 +239,11 @@ def timing_table(megapixels: tuple[int, ...], runs: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_softedge", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="u2netp, every 8th pair, 1 MP timing only")
+    parser.add_argument("--timing", action="store_true", help="the decontamination time table only")
     args = parser.parse_args()
+    if args.timing:
+        timing_table((1, 12), runs=3)
+        return
     if args.quick:
         quality_tables("u2netp", QUICK_STEP)
         timing_table((1,), runs=2)
