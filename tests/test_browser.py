@@ -119,6 +119,20 @@ def test_invalid_upload_shows_the_message(page, tmp_path: Path) -> None:
     expect(page.locator("#enhance-summary textarea")).to_have_value(re.compile("→ 1200×800 px"), timeout=120_000)
 
 
+@pytest.mark.parametrize(("tab", "elem_ids"), [
+    ("Remove background", ("remove-file",)), ("Enhance resolution", ("enhance-file",)),
+    ("Superimpose", ("superimpose-png", "superimpose-jpeg"))])
+def test_download_slots_offer_no_upload(page, tab: str, elem_ids: tuple[str, ...]) -> None:
+    """A result's download slot is not a drop zone: a file slot that an event also reads (the "Send to" buttons
+    read the cut-out's) is shown by Gradio as an upload unless it is made non-interactive."""
+    open_tab(page, tab)
+    for elem_id in elem_ids:
+        slot = page.locator(f"#{elem_id}")
+        slot.wait_for()
+        assert slot.locator("input[type=file]").count() == 0
+        assert "Drop File Here" not in slot.inner_text()
+
+
 @pytest.mark.parametrize("tab", ["Remove background", "Enhance resolution", "Superimpose"])
 def test_usable_at_phone_width(page, tab: str) -> None:
     """At 390 px (a phone held upright) nothing runs off the side: the columns stack, the page does not scroll

@@ -87,7 +87,7 @@ def enhance_resolution_tab() -> tuple[gr.Image, gr.File, gr.Button]:
                                         elem_id="enhance-comparison")
             gr.Markdown(f"Results larger than {SLIDER_MAX_SIDE} px on a side are compared on a 100% centre crop; "
                         "the PNG below is always the full image.")
-            result_file = gr.File(label="Full-resolution PNG", elem_id="enhance-file")
+            result_file = gr.File(label="Full-resolution PNG", elem_id="enhance-file", interactive=False)
             summary = gr.Textbox(label="Output size and time taken", interactive=False, elem_id="enhance-summary")
             send_to_superimpose = gr.Button("Send to Superimpose →", size="sm", elem_id="enhance-send-superimpose")
     run.click(enhance_resolution, [image, scale], [comparison, result_file, summary], api_name="enhance_resolution")

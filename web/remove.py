@@ -148,7 +148,8 @@ def remove_background_tab() -> gr.File:
             comparison = gr.ImageSlider(label="Original ↔ cut-out", type="pil", format=PREVIEW_FORMAT,
                                         elem_id="remove-comparison")
             file_format = gr.Radio(DOWNLOAD_FORMATS, value="png", label="Download format", elem_id="remove-format")
-            cutout_file = gr.File(label="Cut-out (full resolution, transparency kept)", elem_id="remove-file")
+            cutout_file = gr.File(label="Cut-out (full resolution, transparency kept)", elem_id="remove-file",
+                                  interactive=False)  # a download: as an event input it would offer an upload
             # image_mode=None: read back for Reset as the file it is, not re-encoded.
             mask = gr.Image(label="Mask", type="filepath", format="png", image_mode=None, interactive=False)
             timing = gr.Markdown(label="Time taken", elem_id="remove-timing")
