@@ -20,9 +20,9 @@ from pipeline.touchup import REACH, WORK_PIXELS, stroke_mask, strokes_by_colour,
 
 # Bars asserted per group (10 worst masks of a set, one model): mean IoU gain, and the most one photo may lose.
 # The issue asks a mean gain of +0.20 careful / +0.15 careless; measured (see pipeline/touchup.py) the careful
-# strokes reach +0.107 to +0.23 and the careless +0.16 to +0.29, so the gain asserted is what the rule gives now,
-# less a margin of 0.017 (careful, u2net DAVIS-dev) to 0.03.
-MEAN_GAIN = {"careful": 0.09, "careless": 0.13}
+# strokes reach +0.17 (u2net DAVIS-dev) to +0.31 and the careless +0.18 to +0.34, so the careless gain asserted is
+# the issue's and the careful one what the rule gives now, less a margin of 0.02.
+MEAN_GAIN = {"careful": 0.15, "careless": 0.15}
 MOST_LOST = {"careful": 0.02, "careless": 0.05}
 # u2netp at bf16 (4× faster than its "auto", which is f32): one pass over the 223 photos per model per session.
 PRECISION: dict[str, Precision] = {"u2net": "auto", "u2netp": "fast"}
@@ -50,6 +50,36 @@ def test_strokes_fix_the_worst_cutouts_and_break_nothing(
         gains.append(after - before)
     print(f"{model} {set_name} {style}: mean IoU gain {np.mean(gains):+.3f}")
     assert np.mean(gains) >= MEAN_GAIN[style]
+
+
+def test_a_remove_stroke_on_a_wall_kept_with_the_subject_takes_the_wall(
+        worst_by_group: dict[tuple[str, str], list[EvalPhoto]]) -> None:
+    """u2net keeps the graffiti wall a skater stands in front of as one blob with her: a keep stroke on her missed
+    leg and a remove stroke on the wall take the wall (the blob's side away from the keep stroke, of the stroke's
+    colours) and keep her. Before, the blob was protected whole for being beside a keep stroke: +0.04 IoU."""
+    item = next(item for item in worst_by_group["u2net", "davis-dev"] if item.name == "davis-dev/156")
+    keep, remove = user_strokes(item, "careful")
+    after = np.asarray(touch_up(item.photo, keep, remove, prior=item.prior).mask)
+    assert iou(after, item.truth) >= item.before() + 0.25
+    subject = item.truth > 128
+    assert (after[subject & (item.prior >= 128)] >= 128).mean() > 0.9  # what was right of her stays
+
+
+def test_a_remove_stroke_on_a_shadow_does_not_take_the_plane_beside_a_keep_stroke(eval_dir: Path) -> None:
+    """u2netp keeps a plane with its shadow in one blob; a keep stroke on the plane's missed nose and a long remove
+    stroke across the shadow (a careless simulated user) must not take the plane: by path length through the blob
+    alone, the plane was on the remove stroke's side and went (−0.45 IoU)."""
+    stem = "37073"
+    photo = Image.open(next((eval_dir / "grabcut" / "images").glob(f"{stem}.*"))).convert("RGB")
+    truth = np.asarray(Image.open(eval_dir / "grabcut" / "masks" / f"{stem}.png").convert("L"))
+    prior = model_mask(photo, model="u2netp", precision=PRECISION["u2netp"])
+    item = EvalPhoto(f"grabcut/{stem}", photo, truth, prior, iou(prior, truth))
+    keep, remove = user_strokes(item, "careless")
+    assert keep is not None and remove is not None
+    after = np.asarray(touch_up(photo, keep, remove, prior=prior).mask)
+    assert iou(after, truth) >= item.before() - MOST_LOST["careless"]
+    plane_kept = (truth > 128) & (prior >= 128)
+    assert (after[plane_kept] >= 128).mean() > 0.9
 
 
 def test_large_photo_is_segmented_small_and_brought_back_sharp(
