@@ -359,22 +359,26 @@ def _rejected_blobs(rgb: np.ndarray, prior_fg: np.ndarray, keep: np.ndarray, rem
     touched = touched[touched > 0]
     if not len(touched):
         return rejected
-    near_keep = np.unique(blobs[(_distance_to(keep) <= KEEP_MARGIN * diagonal) & prior_fg])
+    keep_distance = _distance_to(keep)
+    near_keep = np.unique(blobs[(keep_distance <= KEEP_MARGIN * diagonal) & prior_fg])
     depth = cv2.distanceTransform(prior_fg.view(np.uint8), cv2.DIST_L2, 3)
     greatest = np.zeros(count, np.float32)
     np.maximum.at(greatest, blobs.ravel(), depth.ravel())
     on_stroke = remove & prior_fg
     stroked = np.zeros(count, np.float32)
     np.maximum.at(stroked, blobs[on_stroke], depth[on_stroke])
+    codes = _colour_codes(rgb)
     for label in touched:
         blob = blobs == label
-        if stroked[label] < CORE_DEPTH * greatest[label] or not _painted_like_blob(rgb, blob, remove, greatest[label]):
+        if stroked[label] < CORE_DEPTH * greatest[label] or not _painted_like_blob(codes, blob, remove,
+                                                                                   greatest[label]):
             continue
-        rejected |= _far_side(rgb, blob, keep, remove) if label in near_keep else blob
+        rejected |= _far_side(codes, blob, keep, keep_distance, remove) if label in near_keep else blob
     return rejected
 
 
-def _far_side(rgb: np.ndarray, blob: np.ndarray, keep: np.ndarray, remove: np.ndarray) -> np.ndarray:
+def _far_side(codes: np.ndarray, blob: np.ndarray, keep: np.ndarray, keep_distance: np.ndarray, remove: np.ndarray
+              ) -> np.ndarray:
     """The part of ``blob`` (a remove stroke on its core, a keep stroke beside it) that belongs with the remove
     stroke: nearer to it than to the keep stroke along paths inside the blob, and of colours likelier among the
     remove stroke's pixels than among the keep stroke's and the rest of the blob's.
@@ -385,22 +389,22 @@ def _far_side(rgb: np.ndarray, blob: np.ndarray, keep: np.ndarray, remove: np.nd
     the blob only) rather than the straight one follows the blob's shape: a subject standing in a wall the network
     kept is reached from the keep stroke beside it, not across the wall. Colour histograms as
     :func:`_painted_like_blob`, their log-ratio averaged over 5×5 pixels so single pixels do not speckle the side.
+    ``codes``: the photo's colour bins (:func:`_colour_codes`); ``keep_distance``: each pixel's to the keep stroke.
     """
     painted = remove & blob
-    gap = float(_distance_to(keep)[blob].min())
-    keep_side_seeds = blob & (_distance_to(keep) <= gap + 2)  # the blob's pixels facing the keep stroke
+    gap = float(keep_distance[blob].min())
+    keep_side_seeds = blob & (keep_distance <= gap + 2)  # the blob's pixels facing the keep stroke
     if not painted.any() or not keep_side_seeds.any():
         return np.zeros_like(blob)
     to_remove, to_keep = (_path_lengths_inside(blob, seeds) for seeds in (painted, keep_side_seeds))
     nearer_remove = blob & (to_remove < to_keep)
-    codes = _colour_codes(rgb)
     remove_share = _colour_shares(codes[painted])
     keep_share = _colour_shares(codes[keep | (blob & ~nearer_remove)])
     likelier = cv2.blur(np.log(remove_share[codes] / keep_share[codes]).astype(np.float32), (5, 5)) > 0
     return nearer_remove & likelier
 
 
-def _painted_like_blob(rgb: np.ndarray, blob: np.ndarray, remove: np.ndarray, depth: float) -> bool:
+def _painted_like_blob(codes: np.ndarray, blob: np.ndarray, remove: np.ndarray, depth: float) -> bool:
     """Whether the remove stroke's pixels on ``blob`` have the colours of the rest of the blob rather than of the
     background around it: then the stroke is on the object the blob is; otherwise it is on background the network
     took in (a hole it filled, a halo), which must not take the blob with it.
@@ -408,6 +412,7 @@ def _painted_like_blob(rgb: np.ndarray, blob: np.ndarray, remove: np.ndarray, de
     Colour histograms (8 levels a channel, so their proportions count: a blob of black handles around a filled hole
     of orange backdrop is not "orange" because some of it is); the stroke's pixels vote by their log-likelihood
     ratio. Where the stroke covers the whole blob, nothing else shows what the object looks like: it is the object.
+    ``codes``: the photo's colour bins (:func:`_colour_codes`).
     """
     painted = remove & blob
     near_stroke = _distance_to(remove) <= max(2.0, depth / 4)
@@ -417,7 +422,6 @@ def _painted_like_blob(rgb: np.ndarray, blob: np.ndarray, remove: np.ndarray, de
     ring = ~blob & (_distance_to(blob) <= max(3.0, depth)) & ~near_stroke
     if ring.sum() < _MIN_COLOUR_SAMPLES:
         return True
-    codes = _colour_codes(rgb)
     rest_share, ring_share = _colour_shares(codes[rest]), _colour_shares(codes[ring])
     return float(np.mean(np.log(rest_share[codes[painted]] / ring_share[codes[painted]]))) > 0
 
