@@ -19,10 +19,10 @@ from pipeline.background import Precision, model_mask, refine_mask, refinement_r
 from pipeline.touchup import REACH, WORK_PIXELS, stroke_mask, strokes_by_colour, touch_up
 
 # Bars asserted per group (10 worst masks of a set, one model): mean IoU gain, and the most one photo may lose.
-# The issue asks a mean gain of +0.20 careful / +0.15 careless; measured (see pipeline/touchup.py) the careful
-# strokes reach +0.17 (u2net DAVIS-dev) to +0.31 and the careless +0.18 to +0.34, so the careless gain asserted is
-# the issue's and the careful one what the rule gives now, less a margin of 0.02.
-MEAN_GAIN = {"careful": 0.15, "careless": 0.15}
+# The issue asks a mean gain of +0.20 careful / +0.15 careless; measured here (u2netp at the fast precision) the
+# careful strokes reach +0.20 (u2netp DAVIS-dev) to +0.32 and the careless +0.19 to +0.35. The careless gain
+# asserted is the issue's; the careful one 0.01 under it, as the lowest group is only 0.004 above it.
+MEAN_GAIN = {"careful": 0.19, "careless": 0.15}
 MOST_LOST = {"careful": 0.02, "careless": 0.05}
 # u2netp at bf16 (4× faster than its "auto", which is f32): one pass over the 223 photos per model per session.
 PRECISION: dict[str, Precision] = {"u2net": "auto", "u2netp": "fast"}
@@ -55,12 +55,14 @@ def test_strokes_fix_the_worst_cutouts_and_break_nothing(
 def test_a_remove_stroke_on_a_wall_kept_with_the_subject_takes_the_wall(
         worst_by_group: dict[tuple[str, str], list[EvalPhoto]]) -> None:
     """u2net keeps the graffiti wall a skater stands in front of as one blob with her: a keep stroke on her missed
-    leg and a remove stroke on the wall take the wall (the blob's side away from the keep stroke, of the stroke's
-    colours) and keep her. Before, the blob was protected whole for being beside a keep stroke: +0.04 IoU."""
+    hand and a remove stroke on the wall take the wall (the blob's side away from the keep stroke, of the stroke's
+    colours, and GrabCut may take the rest of that side however far from a stroke) and keep her, hair included.
+    Protected whole for being beside a keep stroke the blob gained +0.04 IoU; with only its far side's colours
+    +0.35, the wall's confident middle left as it was; opening the keep stroke's side too took her hair."""
     item = next(item for item in worst_by_group["u2net", "davis-dev"] if item.name == "davis-dev/156")
     keep, remove = user_strokes(item, "careful")
     after = np.asarray(touch_up(item.photo, keep, remove, prior=item.prior).mask)
-    assert iou(after, item.truth) >= item.before() + 0.25
+    assert iou(after, item.truth) >= item.before() + 0.5
     subject = item.truth > 128
     assert (after[subject & (item.prior >= 128)] >= 128).mean() > 0.9  # what was right of her stays
 
