@@ -43,12 +43,10 @@ The network's soft mask is the prior, the strokes are hard constraints, and Open
    changes, and there only the way they went: elsewhere the cut-out is the refined prior, to the level.
 
 Measured (benchmarks/bench_touchup.py and tests/test_touchup.py's simulated user; mean IoU gain over the first
-cut-out, careful / careless strokes): u2net DAVIS-dev +0.17 / +0.18, GrabCut +0.20 / +0.21; u2netp
-DAVIS-dev +0.20 / +0.27, GrabCut +0.31 / +0.34; no photo loses more than 0.018 (before the stroke-wide start and the
-far side: +0.11 / +0.16, +0.16 / +0.22, +0.20 / +0.27, +0.27 / +0.30). On the 11th to 30th worst masks, not tuned
-on, every group gains more than before and no photo loses more than 0.039 (0.054 before). The issue's +0.20 for
-careful strokes is not reached on u2net DAVIS-dev, where the worst masks hold the subject inside one large wrongly
-kept blob (a dirt mound, a graffiti wall) of which GrabCut takes back what the start gave to the background.
+cut-out, careful / careless strokes): u2net DAVIS-dev +0.22 / +0.19, GrabCut +0.23 / +0.24; u2netp
+DAVIS-dev +0.20 / +0.27, GrabCut +0.33 / +0.35; no photo loses more than 0.011 (before the stroke-wide start, the
+far side and its opening: +0.11 / +0.16, +0.16 / +0.22, +0.20 / +0.27, +0.27 / +0.30). On the 11th to 30th worst
+masks, not tuned on, every group gains at least as much as before and no photo loses more than 0.039 (0.054 before).
 
 Speed (CPU seconds of one touch-up with the prior and its refined cut-out given, as the app's Apply; the machine
 shared, so ±30 %): GrabCut's max-flow is slow on smooth photos, so ``work_pixels`` is small and the box is scaled,
