@@ -469,8 +469,9 @@ def _grabcut_changes(rgb: np.ndarray, prior: np.ndarray, keep: np.ndarray, remov
                      opened: np.ndarray, *, iterations: int, reach: float) -> tuple[np.ndarray, np.ndarray]:
     """GrabCut from the prior and the strokes; return the pixels it may add to and remove from the prior.
 
-    ``rejected``: what of the prior's blobs a remove stroke is on as a whole, ``opened``: those blobs whole
-    (:func:`_rejected_blobs`); ``reach`` is in pixels of ``rgb``.
+    ``rejected``: what of the prior's blobs a remove stroke is on as a whole, ``opened``: where in those blobs
+    GrabCut may overturn confident pixels beyond ``reach`` (:func:`_rejected_blobs`); ``reach`` is in pixels of
+    ``rgb``.
     """
     prior_fg = prior >= 128
     labels = np.where(prior_fg, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
