@@ -29,6 +29,7 @@ BENCHMARKS = {
     "background": "Remove background: pipeline vs rembg, refine vs alpha matting",
     "quality": "Quality on ../shared/eval and super-resolution PSNR/SSIM",
     "softedge": "Soft edges: alpha and edge colour against soft truth, decontamination time",
+    "edge_frontier": "Hard against soft edges: hardening the refined alpha, binary masks vs soft truth",
     "superres": "Enhance resolution: seconds per output megapixel, peak memory",
     "touchup": "Touch-up with keep/remove strokes",
     "app": "The launched app: cold start, first vs warm request, API overhead",
