@@ -478,8 +478,10 @@ def _grabcut_changes(rgb: np.ndarray, prior: np.ndarray, keep: np.ndarray, remov
     # The prior's subject around a remove stroke, as far out as the stroke is wide (a wide brush is on a wide
     # region), and nearer it than any keep stroke, starts as probable background: otherwise the region the stroke is
     # on trains GrabCut's model of the subject, which then keeps it.
-    rejected = rejected | (_around_stroke(remove) & prior_fg & (_distance_to(keep) > _distance_to(remove)))
-    within_reach = _within_reach(keep, remove, reach) | rejected | opened
+    keep_distance, remove_distance = _distance_to(keep), _distance_to(remove)
+    rejected = rejected | (_around_stroke(remove) & prior_fg & (keep_distance > remove_distance))
+    # Within reach of a stroke (_within_reach), from the two distances already at hand.
+    within_reach = (np.minimum(keep_distance, remove_distance) <= reach) | rejected | opened
     labels[rejected] = cv2.GC_PR_BGD  # its colours stop training GrabCut's model of the subject
     labels[~within_reach & (prior <= SURE_BACKGROUND)] = cv2.GC_BGD
     labels[~within_reach & (prior >= SURE_FOREGROUND)] = cv2.GC_FGD
